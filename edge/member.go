@@ -1,0 +1,312 @@
+package edge
+
+// The member dialect: GET/POST/PUT /customers_location (member-api.txt).
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+var memberDialect = &dialect{
+	name: "member",
+	writeError: func(w http.ResponseWriter, err error) {
+		status := HTTPStatus(ErrorCode(err))
+		writeJSON(w, status, memberEnvelope{Status: status, Message: ErrorMessage(err)})
+	},
+	replayOK: memberEnvelope{Status: 200, StatusCode: 200, Message: "Success!"},
+}
+
+// memberEnvelope is the seed's `{"status", "message", "data"}`; writes add
+// `status_code`.
+type memberEnvelope struct {
+	Status     int    `json:"status"`
+	StatusCode int    `json:"status_code,omitempty"`
+	Message    string `json:"message"`
+	Data       any    `json:"data"`
+}
+
+func (s *Server) routeMember() {
+	s.handle(http.MethodGet, "/customers_location", memberDialect, anyToken, s.getMember)
+	s.handle(http.MethodPost, "/customers_location", memberDialect, anyToken, s.postMember)
+	s.handle(http.MethodPut, "/customers_location", memberDialect, anyToken, s.putMember)
+}
+
+func (s *Server) getMember(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	phone, err := queryText(r, "phone")
+	if err != nil {
+		return err
+	}
+	posID, err := queryText(r, "pos_id")
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.FindMember(r.Context(), phone, posID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, memberEnvelope{Status: 200, Message: "Customer info", Data: memberView(c)})
+	return nil
+}
+
+func (s *Server) postMember(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	in, body, err := decodeMemberWrite(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.CreateMember(r.Context(), in, call(r, body))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, memberEnvelope{Status: 200, StatusCode: 200, Message: "Success!", Data: map[string]any{"_id": c.ID, "customerId": c.No}})
+	return nil
+}
+
+func (s *Server) putMember(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	in, body, err := decodeMemberWrite(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.UpdateMember(r.Context(), in, call(r, body))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, memberEnvelope{Status: 200, StatusCode: 200, Message: "Success!", Data: map[string]any{"_id": c.ID, "customerId": c.No}})
+	return nil
+}
+
+// memberBody is the member dialect's request body (seed field set, plus the
+// customer type and `_id` a downstream edge sends with a forwarded create).
+type memberBody struct {
+	ID                 string  `json:"_id"`
+	Name               *string `json:"name"`
+	Phone              *string `json:"phone"`
+	Email              *string `json:"email"`
+	Gender             text    `json:"gender"`
+	RelationshipStatus *string `json:"relationship_status"`
+	Birthday           *string `json:"birthday"`
+	YearBirthday       text    `json:"year_birthday"`
+	HomeTown           *string `json:"home_town"`
+	Address            *string `json:"address"`
+	FbID               *string `json:"fb_id"`
+	Facebook           *string `json:"facebook"`
+	Twitter            *string `json:"twitter"`
+	AgeRange           *string `json:"age_range"`
+	TypeNo             *string `json:"type_no"`
+	VbotID             string  `json:"vbot_id"`
+	ProjectCode        string  `json:"project_code"`
+}
+
+func decodeMemberWrite(r *http.Request) (MemberWrite, []byte, error) {
+	var in MemberWrite
+	posID, err := queryText(r, "pos_id")
+	if err != nil {
+		return in, nil, err
+	}
+	var b memberBody
+	body, err := decodeBody(r, &b)
+	if err != nil {
+		return in, nil, err
+	}
+	if b.Phone == nil || strings.TrimSpace(*b.Phone) == "" {
+		return in, nil, Invalid("phone", "phone is required")
+	}
+	if in.Phone, err = NormalizePhone(*b.Phone); err != nil {
+		return in, nil, err
+	}
+	in.PosID = posID
+	in.Patch, err = b.patch()
+	return in, body, err
+}
+
+// patch maps the member fields onto the customer model.
+func (b *memberBody) patch() (CustomerPatch, error) {
+	p := CustomerPatch{ID: b.ID, Name: b.Name, Attrs: map[string]string{}}
+	if b.Gender.set {
+		g, err := genderFromMember(b.Gender.val)
+		if err != nil {
+			return p, err
+		}
+		p.Gender = &g
+	}
+	if b.Birthday != nil {
+		m, d, err := parseMonthDay(*b.Birthday)
+		if err != nil {
+			return p, err
+		}
+		p.BirthMonth, p.BirthDay = &m, &d
+	}
+	if b.YearBirthday.set {
+		y, err := parseYear(b.YearBirthday.val)
+		if err != nil {
+			return p, err
+		}
+		p.BirthYear = &y
+	}
+	if b.Email != nil && strings.TrimSpace(*b.Email) != "" {
+		p.Emails = []Email{{Address: strings.TrimSpace(*b.Email)}}
+	}
+	for key, v := range map[string]*string{
+		AttrRelationshipStatus: b.RelationshipStatus, AttrHomeTown: b.HomeTown, AttrAddress: b.Address,
+		AttrFbID: b.FbID, AttrFacebook: b.Facebook, AttrTwitter: b.Twitter, AttrAgeRange: b.AgeRange,
+	} {
+		if v != nil {
+			p.Attrs[key] = strings.TrimSpace(*v)
+		}
+	}
+	if b.TypeNo != nil && *b.TypeNo != "" {
+		p.Type = &TypeSelector{TypeNo: *b.TypeNo, VbotID: b.VbotID, ProjectCode: b.ProjectCode}
+	}
+	return p, nil
+}
+
+func genderFromMember(v string) (string, error) {
+	switch strings.TrimSpace(v) {
+	case "1":
+		return GenderMale, nil
+	case "2":
+		return GenderFemale, nil
+	case "":
+		return "", nil
+	}
+	return "", Invalid("gender", `gender must be "1" (male) or "2" (female)`)
+}
+
+func genderToMember(g string) *string {
+	switch g {
+	case GenderMale:
+		return ptr("1")
+	case GenderFemale:
+		return ptr("2")
+	}
+	return nil
+}
+
+// parseMonthDay reads the member dialect's birthday, "mm-dd"; "" clears it.
+func parseMonthDay(v string) (int, int, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, 0, nil
+	}
+	bad := Invalid("birthday", "birthday must be a real date as mm-dd, e.g. 05-30")
+	ms, ds, ok := strings.Cut(v, "-")
+	if !ok || len(ms) != 2 || len(ds) != 2 {
+		return 0, 0, bad
+	}
+	m, err1 := strconv.Atoi(ms)
+	d, err2 := strconv.Atoi(ds)
+	if err1 != nil || err2 != nil || !validMonthDay(m, d, 0) {
+		return 0, 0, bad
+	}
+	return m, d, nil
+}
+
+// parseYear reads year_birthday, "yyyy"; "" clears it.
+func parseYear(v string) (int, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	y, err := strconv.Atoi(v)
+	if err != nil || len(v) != 4 || y < 1000 {
+		return 0, Invalid("year_birthday", "year_birthday must be a 4-digit year, e.g. 1996")
+	}
+	return y, nil
+}
+
+// memberJSON is the seed's GET data, in the seed's field order, with the
+// customer's type and number added.
+type memberJSON struct {
+	ID                 string   `json:"_id"`
+	AgeRange           *string  `json:"age_range"`
+	YearBirthday       *string  `json:"year_birthday"`
+	HomeTown           *string  `json:"home_town"`
+	Twitter            *string  `json:"twitter"`
+	Gender             *string  `json:"gender"`
+	CreatedAt          string   `json:"created_at"`
+	FbID               *string  `json:"fb_id"`
+	Phone              *string  `json:"phone"`
+	Birthday           *string  `json:"birthday"`
+	Facebook           *string  `json:"facebook"`
+	Address            *string  `json:"address"`
+	RelationshipStatus *string  `json:"relationship_status"`
+	ClientMac          []string `json:"client_mac"`
+	Email              *string  `json:"email"`
+	Name               *string  `json:"name"`
+	UpdatedAt          string   `json:"updated_at"`
+	CustomerID         int64    `json:"customerId"`
+	TypeNo             *string  `json:"type_no"`
+	VbotID             *string  `json:"vbot_id"`
+	ProjectCode        *string  `json:"project_code"`
+	Types              []typeRefJSON `json:"types"`
+}
+
+type typeRefJSON struct {
+	TypeNo      string `json:"type_no"`
+	TypeName    string `json:"type_name"`
+	VbotID      string `json:"vbot_id"`
+	ProjectCode string `json:"project_code"`
+}
+
+func memberView(c *Customer) memberJSON {
+	v := memberJSON{
+		ID:                 c.ID,
+		AgeRange:           nonEmpty(c.Attr(AttrAgeRange)),
+		HomeTown:           nonEmpty(c.Attr(AttrHomeTown)),
+		Twitter:            nonEmpty(c.Attr(AttrTwitter)),
+		Gender:             genderToMember(c.Gender),
+		CreatedAt:          memberDate(c.CreatedAt),
+		FbID:               nonEmpty(c.Attr(AttrFbID)),
+		Phone:              nonEmpty(DisplayPhone(c.PrimaryPhone())),
+		Facebook:           nonEmpty(c.Attr(AttrFacebook)),
+		Address:            nonEmpty(c.Attr(AttrAddress)),
+		RelationshipStatus: nonEmpty(c.Attr(AttrRelationshipStatus)),
+		ClientMac:          []string{},
+		Email:              nonEmpty(c.PrimaryEmail()),
+		Name:               nonEmpty(c.Name),
+		UpdatedAt:          memberDate(c.UpdatedAt),
+		CustomerID:         c.No,
+		Types:              typeRefs(c.Types),
+	}
+	if c.Birth.Year != 0 {
+		v.YearBirthday = ptr(strconv.Itoa(c.Birth.Year))
+	}
+	if c.Birth.HasMonthDay() {
+		v.Birthday = ptr(twoDigits(c.Birth.Month) + "-" + twoDigits(c.Birth.Day))
+	}
+	if len(c.Types) > 0 {
+		v.TypeNo, v.VbotID, v.ProjectCode = &c.Types[0].TypeNo, &c.Types[0].VbotID, &c.Types[0].ProjectCode
+	}
+	return v
+}
+
+func typeRefs(refs []TypeRef) []typeRefJSON {
+	out := make([]typeRefJSON, 0, len(refs))
+	for _, t := range refs {
+		out = append(out, typeRefJSON{TypeNo: t.TypeNo, TypeName: t.TypeName, VbotID: t.VbotID, ProjectCode: t.ProjectCode})
+	}
+	return out
+}
+
+// memberDate is the seed's dd-mm-yyyy, in the machine's local time zone (the
+// shop's).
+func memberDate(t time.Time) string { return t.Local().Format("02-01-2006") }
+
+func twoDigits(n int) string {
+	if n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func ptr[T any](v T) *T { return &v }

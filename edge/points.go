@@ -1,0 +1,473 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// AccumulateRequest spends an accumulation code for a customer found (or
+// created) by any of its phones and emails.
+type AccumulateRequest struct {
+	Code       string
+	Name       string
+	Phones     []Phone // E.164
+	Emails     []Email
+	PosID      string
+	EntryID    string // ledger id minted by a downstream edge, kept when valid and unused
+	CustomerID string // `_id` for a customer this request creates, same rule
+}
+
+// RedeemRequest spends points on a gift.
+type RedeemRequest struct {
+	Code    string
+	Contact Contact
+	PosID   string
+	EntryID string
+}
+
+// PointsResult is what an accumulate or redeem did.
+type PointsResult struct {
+	Entry    LedgerEntry
+	Customer *Customer
+	Balance  Balance
+}
+
+// Loyalty error reasons, shown as `error` in the loyalty envelope.
+const (
+	ReasonCodeNotFound       = "code_not_found"
+	ReasonCodeUsed           = "code_used"
+	ReasonGiftNotFound       = "gift_not_found"
+	ReasonCustomerNotFound   = "customer_not_found"
+	ReasonInsufficientPoints = "insufficient_points"
+	ReasonContactRequired    = "contact_required"
+)
+
+func (r *AccumulateRequest) validate() error {
+	r.Code = strings.TrimSpace(r.Code)
+	if r.Code == "" {
+		return Invalid("code", "code is required")
+	}
+	if err := checkText("code", r.Code); err != nil {
+		return err
+	}
+	if err := checkText("name", r.Name); err != nil {
+		return err
+	}
+	if len(r.Phones) == 0 && len(r.Emails) == 0 {
+		return (&Error{Code: EINVALID, Field: "data", Message: "data needs at least one phone or email"}).WithReason(ReasonContactRequired)
+	}
+	if len(r.Phones) > MaxListLen || len(r.Emails) > MaxListLen {
+		return Invalid("data", "too many phones or emails (at most %d)", MaxListLen)
+	}
+	for _, e := range r.Emails {
+		if err := CheckEmail(e.Address); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *AccumulateRequest) contact() Contact {
+	var ct Contact
+	for _, p := range r.Phones {
+		ct.Phones = append(ct.Phones, p.Number)
+	}
+	for _, e := range r.Emails {
+		ct.Emails = append(ct.Emails, e.Address)
+	}
+	return ct
+}
+
+// Accumulate spends an accumulation code and credits the product's points. A
+// code the local catalog does not know is passed through to the central CRM
+// when it is reachable.
+func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Call) (*PointsResult, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	if err := s.checkLoyaltyPos(ctx, &req.PosID); err != nil {
+		return nil, err
+	}
+	var known bool
+	err := s.store.Read(ctx, func(tx Tx) error {
+		c, err := tx.AccumulationCode(req.Code)
+		known = c != nil
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accumulate %s: %w", req.Code, err)
+	}
+	if !known {
+		return s.accumulateUpstream(ctx, req, call)
+	}
+	var res PointsResult
+	err = s.write(ctx, func(tx Tx) error {
+		code, err := tx.AccumulationCode(req.Code)
+		if err != nil {
+			return err
+		}
+		if code == nil {
+			return (&Error{Code: ENOTFOUND, Message: "Code not found"}).WithReason(ReasonCodeNotFound)
+		}
+		if code.UsedBy != "" {
+			return (&Error{Code: ECONFLICT, Message: "This code has already been used"}).WithReason(ReasonCodeUsed)
+		}
+		product, err := tx.Product(code.ProductCode)
+		if err != nil {
+			return err
+		}
+		if product == nil {
+			return (&Error{Code: ENOTFOUND, Message: fmt.Sprintf("The product %s of this code is not in the catalog", code.ProductCode)}).WithReason(ReasonCodeNotFound)
+		}
+		c, err := s.contactCustomer(tx, &req)
+		if err != nil {
+			return err
+		}
+		entry := LedgerEntry{
+			ID: s.wantedID(tx, req.EntryID), CustomerID: c.ID, Type: EntryAccumulate, Score: product.Score,
+			Status: StatusLive, Confirmed: s.upstream == nil,
+			ItemCode: product.Code, ItemName: product.Name, ItemID: product.ID,
+			Code: code.Code, Serial: code.Serial,
+			Org: s.org, PosID: req.PosID, TokenName: PrincipalFrom(ctx).TokenName,
+			Origin: OriginLocal, CreatedAt: s.nowMs(),
+		}
+		if err := tx.InsertLedgerEntry(&entry); err != nil {
+			return err
+		}
+		if err := tx.SpendCode(code.Code, entry.ID); err != nil {
+			return err
+		}
+		if res.Balance, err = tx.Balance(c.ID); err != nil {
+			return err
+		}
+		res.Entry, res.Customer = entry, c
+		call.Body = stampBody(call.Body, map[string]any{"id": entry.ID}, "data", map[string]any{"_id": c.ID})
+		return s.queue(tx, KindAccumulate, c.ID, call, entry.ID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accumulate %s: %w", req.Code, err)
+	}
+	return &res, nil
+}
+
+// wantedID keeps an id minted downstream when it is valid and not yet a
+// ledger entry here; otherwise it mints one.
+func (s *Service) wantedID(tx Tx, want string) string {
+	if ValidID(want) {
+		if e, err := tx.LedgerEntry(want); err == nil && e == nil {
+			return want
+		}
+	}
+	return s.newID()
+}
+
+// contactCustomer finds the customer by the request's contact, adding the
+// phones and emails it does not have yet (skipping any another customer owns),
+// or creates one.
+func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (*Customer, error) {
+	c, err := customerByContact(tx, req.contact())
+	if err != nil {
+		return nil, err
+	}
+	patch := CustomerPatch{ID: req.CustomerID}
+	if req.Name != "" && (c == nil || c.Name == "") {
+		patch.Name = &req.Name
+	}
+	for _, ph := range req.Phones {
+		owner, err := tx.CustomerIDByPhone(ph.Number)
+		if err != nil {
+			return nil, err
+		}
+		if owner == "" || c != nil && owner == c.ID {
+			patch.Phones = append(patch.Phones, ph)
+		}
+	}
+	for _, em := range req.Emails {
+		owner, err := tx.CustomerIDByEmail(em.Address)
+		if err != nil {
+			return nil, err
+		}
+		if owner == "" || c != nil && owner == c.ID {
+			patch.Emails = append(patch.Emails, em)
+		}
+	}
+	if c == nil {
+		return s.newCustomer(tx, &patch)
+	}
+	before := len(c.Phones) + len(c.Emails)
+	if err := s.applyPatch(tx, c, &patch, true); err != nil {
+		return nil, err
+	}
+	if patch.Name != nil || len(c.Phones)+len(c.Emails) != before {
+		if err := tx.UpdateCustomer(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// accumulateUpstream handles a code the local catalog does not know: the
+// central CRM is asked synchronously and, on success, the customer's central
+// history is imported so the entry shows with the central's score.
+func (s *Service) accumulateUpstream(ctx context.Context, req AccumulateRequest, call Call) (*PointsResult, error) {
+	if !s.upstreamReachable() {
+		msg := "Code not found"
+		if s.upstream != nil {
+			msg = "Code not found in the local catalog, and the central CRM is unreachable (the edge is offline)"
+		}
+		return nil, (&Error{Code: ENOTFOUND, Message: msg}).WithReason(ReasonCodeNotFound)
+	}
+	// The customer must exist here for the imported entry to belong to; it is
+	// created without an outbox event since the call below carries it upstream.
+	var c *Customer
+	err := s.store.Write(ctx, func(tx Tx) error {
+		var err error
+		c, err = s.contactCustomer(tx, &req)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accumulate %s upstream: %w", req.Code, err)
+	}
+	entryID := req.EntryID
+	if !ValidID(entryID) {
+		entryID = s.newID()
+	}
+	call.Body = stampBody(call.Body, map[string]any{"id": entryID}, "data", map[string]any{"_id": c.ID})
+	status, body, err := s.upstream.Accumulate(ctx, call)
+	if err != nil {
+		return nil, (&Error{Code: ENOTFOUND, Message: "Code not found in the local catalog, and the central CRM is unreachable (the edge is offline)"}).WithReason(ReasonCodeNotFound)
+	}
+	if status < 200 || status > 299 {
+		return nil, upstreamLoyaltyError(status, body)
+	}
+	if err := s.importHistory(ctx, c); err != nil {
+		return nil, &Error{Code: EUNAVAILABLE, Reason: "upstream_history", Message: "The central CRM accepted the code but its history could not be read; the points will show shortly"}
+	}
+	var res PointsResult
+	err = s.store.Read(ctx, func(tx Tx) error {
+		e, err := tx.LedgerEntry(entryID)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			entries, err := tx.History(HistoryFilter{CustomerID: c.ID, Type: EntryAccumulate, Limit: HistoryPageSize})
+			if err != nil {
+				return err
+			}
+			for i := range entries {
+				if entries[i].Code == req.Code {
+					e = &entries[i]
+					break
+				}
+			}
+		}
+		if e != nil {
+			res.Entry = *e
+		}
+		res.Customer = c
+		res.Balance, err = tx.Balance(c.ID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accumulate %s upstream: %w", req.Code, err)
+	}
+	return &res, nil
+}
+
+// upstreamLoyaltyError turns the central's refusal into the same domain error
+// a local refusal would be, keeping its message and machine code.
+func upstreamLoyaltyError(status int, body []byte) error {
+	var env struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &env)
+	code := ENOTFOUND
+	switch {
+	case status == 409:
+		code = ECONFLICT
+	case status == 400 || status == 422:
+		code = EINVALID
+	case status == 401 || status == 403:
+		code = EUNAVAILABLE // our credentials upstream are wrong: not the cashier's fault
+	case status >= 500 || status == 429 || status == 408:
+		code = EUNAVAILABLE
+	}
+	msg := env.Message
+	if msg == "" || code == EUNAVAILABLE {
+		msg = fmt.Sprintf("The central CRM refused the code (HTTP %d)", status)
+	}
+	reason := env.Error
+	if reason == "" {
+		reason = ReasonCodeNotFound
+	}
+	return &Error{Code: code, Reason: reason, Message: msg}
+}
+
+// Redeem spends a gift's price from the customer's balance. The single writer
+// runs the balance check and the debit in one transaction, so concurrent
+// redeems can never overdraw.
+func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*PointsResult, error) {
+	req.Code = strings.TrimSpace(req.Code)
+	if req.Code == "" {
+		return nil, Invalid("code", "code is required")
+	}
+	if err := checkText("code", req.Code); err != nil {
+		return nil, err
+	}
+	if req.Contact.Empty() {
+		return nil, (&Error{Code: EINVALID, Field: "data", Message: "data needs a phone or an email"}).WithReason(ReasonContactRequired)
+	}
+	if err := s.checkLoyaltyPos(ctx, &req.PosID); err != nil {
+		return nil, err
+	}
+	var res PointsResult
+	err := s.write(ctx, func(tx Tx) error {
+		gift, err := tx.Gift(req.Code)
+		if err != nil {
+			return err
+		}
+		if gift == nil {
+			return (&Error{Code: ENOTFOUND, Message: "Gift not found"}).WithReason(ReasonGiftNotFound)
+		}
+		c, err := customerByContact(tx, req.Contact)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return (&Error{Code: ENOTFOUND, Message: "Customer not found"}).WithReason(ReasonCustomerNotFound)
+		}
+		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		bal, err := tx.Balance(c.ID)
+		if err != nil {
+			return err
+		}
+		if bal.Points < gift.Score {
+			return (&Error{Code: ECONFLICT, Message: fmt.Sprintf("Not enough points: the gift costs %d, the balance is %d", gift.Score, bal.Points)}).WithReason(ReasonInsufficientPoints)
+		}
+		entry := LedgerEntry{
+			ID: s.wantedID(tx, req.EntryID), CustomerID: c.ID, Type: EntryRedeem, Score: gift.Score,
+			Status: StatusLive, Confirmed: s.upstream == nil,
+			ItemCode: gift.Code, ItemName: gift.Name, ItemID: gift.ID, ItemScore: gift.Score,
+			Org: s.org, PosID: req.PosID, TokenName: PrincipalFrom(ctx).TokenName,
+			Origin: OriginLocal, CreatedAt: s.nowMs(),
+		}
+		if err := tx.InsertLedgerEntry(&entry); err != nil {
+			return err
+		}
+		if res.Balance, err = tx.Balance(c.ID); err != nil {
+			return err
+		}
+		res.Entry, res.Customer = entry, c
+		call.Body = stampBody(call.Body, map[string]any{"id": entry.ID}, "data", map[string]any{"_id": c.ID})
+		return s.queue(tx, KindRedeem, c.ID, call, entry.ID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redeem %s: %w", req.Code, err)
+	}
+	return &res, nil
+}
+
+// checkLoyaltyPos settles the location a loyalty call acts at: the pos_id
+// given, or a scoped token's only location.
+func (s *Service) checkLoyaltyPos(ctx context.Context, posID *string) error {
+	p := PrincipalFrom(ctx)
+	if *posID == "" && len(p.PosIDs) == 1 {
+		*posID = p.PosIDs[0]
+	}
+	if *posID == "" {
+		return nil
+	}
+	if err := checkText("pos_id", *posID); err != nil {
+		return err
+	}
+	return checkPos(ctx, *posID)
+}
+
+// checkCustomerVisible keeps a location-scoped token to its own customers:
+// members of its locations, or customers with ledger entries there.
+func (s *Service) checkCustomerVisible(ctx context.Context, tx Tx, customerID string) error {
+	p := PrincipalFrom(ctx)
+	if !p.Scoped() {
+		return nil
+	}
+	ok, err := tx.CustomerSeenAt(customerID, p.PosIDs)
+	if err != nil || ok {
+		return err
+	}
+	return Errorf(EFORBIDDEN, "This token may not see customers of other locations")
+}
+
+// Balance returns a customer's points. An unknown customer has none.
+func (s *Service) Balance(ctx context.Context, ct Contact) (Balance, *Customer, error) {
+	if ct.Empty() {
+		return Balance{}, nil, (&Error{Code: EINVALID, Field: "phone", Message: "phone or email is required"}).WithReason(ReasonContactRequired)
+	}
+	var bal Balance
+	var c *Customer
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		if c, err = customerByContact(tx, ct); err != nil || c == nil {
+			return err
+		}
+		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		bal, err = tx.Balance(c.ID)
+		return err
+	})
+	if err != nil {
+		return Balance{}, nil, fmt.Errorf("balance: %w", err)
+	}
+	return bal, c, nil
+}
+
+// HistoryQuery is a page of a customer's ledger.
+type HistoryQuery struct {
+	Contact  Contact
+	Type     int       // 0: both
+	From, To time.Time // inclusive, zero: open
+	Page     int       // from 1
+}
+
+// History returns a page of entries, newest first, and the customer they
+// belong to (nil, with no entries, when the contact is unknown).
+func (s *Service) History(ctx context.Context, q HistoryQuery) ([]LedgerEntry, *Customer, error) {
+	if q.Contact.Empty() {
+		return nil, nil, (&Error{Code: EINVALID, Field: "phone", Message: "phone or email is required"}).WithReason(ReasonContactRequired)
+	}
+	if q.Page < 1 {
+		return nil, nil, Invalid("page", "page must be 1 or more")
+	}
+	if q.Page > 1_000_000 {
+		return nil, nil, Invalid("page", "page is too large")
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.From.After(q.To) {
+		return nil, nil, Invalid("createdAtRangeFrom", "createdAtRangeFrom is after createdAtRangeTo")
+	}
+	var entries []LedgerEntry
+	var c *Customer
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		if c, err = customerByContact(tx, q.Contact); err != nil || c == nil {
+			return err
+		}
+		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		entries, err = tx.History(HistoryFilter{
+			CustomerID: c.ID, Type: q.Type, From: q.From, To: q.To,
+			Limit: HistoryPageSize, Offset: (q.Page - 1) * HistoryPageSize,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("history: %w", err)
+	}
+	return entries, c, nil
+}

@@ -1,0 +1,162 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// SyncStatus is what `GET /admin/v1/sync` shows.
+type SyncStatus struct {
+	Upstream      bool // an upstream is configured
+	Online        bool
+	Pending       int64
+	Dead          int64
+	OldestPending time.Time
+	LastSuccess   time.Time
+	LastError     string
+}
+
+// Sync reports the outbox and the central CRM's reachability.
+func (s *Service) Sync(ctx context.Context) (SyncStatus, error) {
+	var st SyncStatus
+	err := s.store.Read(ctx, func(tx Tx) error {
+		c, err := tx.SyncCounts()
+		st.Pending, st.Dead, st.OldestPending = c.Pending, c.Dead, c.OldestPending
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("sync status: %w", err)
+	}
+	if s.upstream != nil {
+		u := s.upstream.Status()
+		st.Upstream, st.Online, st.LastSuccess, st.LastError = true, u.Online, u.LastSuccess, u.LastError
+	}
+	return st, nil
+}
+
+// DueEvents returns, for up to limit streams not in skip, the oldest pending
+// event of the stream if it is due: the forwarder's work list.
+func (s *Service) DueEvents(ctx context.Context, limit int, skip []string) ([]Event, error) {
+	var out []Event
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.DueEvents(s.nowMs(), limit, skip)
+		return err
+	})
+	return out, err
+}
+
+// EventDelivered records the central's acceptance: the event is done and its
+// ledger entry, if any, is confirmed (and live again if a retried dead letter
+// had turned it off).
+func (s *Service) EventDelivered(ctx context.Context, ev *Event, status int) error {
+	return s.store.Write(ctx, func(tx Tx) error {
+		if err := tx.EventDelivered(ev.ID, status, s.nowMs()); err != nil {
+			return err
+		}
+		if ev.LedgerID != "" {
+			return tx.SetLedgerEntry(ev.LedgerID, StatusLive, true)
+		}
+		return nil
+	})
+}
+
+// EventRejected dead-letters an event the central refused for good. A
+// rejected accumulate or redeem turns its ledger entry to status 0: earned
+// points go, spent points come back.
+func (s *Service) EventRejected(ctx context.Context, ev *Event, status int, body string) error {
+	if len(body) > 4096 {
+		body = body[:4096]
+	}
+	return s.store.Write(ctx, func(tx Tx) error {
+		if err := tx.EventDead(ev.ID, status, body, s.nowMs()); err != nil {
+			return err
+		}
+		if ev.LedgerID != "" {
+			return tx.SetLedgerEntry(ev.LedgerID, StatusRejected, true)
+		}
+		return nil
+	})
+}
+
+// EventRetry schedules another attempt.
+func (s *Service) EventRetry(ctx context.Context, ev *Event, status int, lastErr string, next time.Time) error {
+	if len(lastErr) > 1024 {
+		lastErr = lastErr[:1024]
+	}
+	return s.store.Write(ctx, func(tx Tx) error {
+		return tx.EventRetry(ev.ID, status, lastErr, next)
+	})
+}
+
+// OutboxEvents lists events for operators.
+func (s *Service) OutboxEvents(ctx context.Context, f OutboxFilter) ([]Event, error) {
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 100
+	}
+	var out []Event
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.Events(f)
+		return err
+	})
+	return out, err
+}
+
+// RetryDead puts dead letters back in the queue: the one with id, or all when
+// id is "". It returns how many were requeued.
+func (s *Service) RetryDead(ctx context.Context, id string) (int, error) {
+	n := 0
+	err := s.store.Write(ctx, func(tx Tx) error {
+		ids := []string{id}
+		if id == "" {
+			dead, err := tx.Events(OutboxFilter{State: EventDead, Limit: 1 << 30})
+			if err != nil {
+				return err
+			}
+			ids = ids[:0]
+			for _, e := range dead {
+				ids = append(ids, e.ID)
+			}
+		}
+		for _, one := range ids {
+			ok, err := tx.RequeueEvent(one, s.nowMs())
+			if err != nil {
+				return err
+			}
+			if ok {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry dead letters: %w", err)
+	}
+	if id != "" && n == 0 {
+		return 0, Errorf(ENOTFOUND, "No dead-lettered event %q", id)
+	}
+	return n, nil
+}
+
+// IdempotentResponse returns the stored answer to a request already applied
+// under key.
+func (s *Service) IdempotentResponse(ctx context.Context, key string) (int, []byte, bool, error) {
+	var status int
+	var body []byte
+	var found bool
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		status, body, found, err = tx.IdempotentResponse(key)
+		return err
+	})
+	return status, body, found, err
+}
+
+// SaveIdempotentResponse keeps the answer to a request applied under key.
+func (s *Service) SaveIdempotentResponse(ctx context.Context, key string, status int, body []byte) error {
+	return s.store.Write(ctx, func(tx Tx) error {
+		return tx.SaveIdempotentResponse(key, status, body)
+	})
+}

@@ -1,0 +1,158 @@
+package edge
+
+// The customer-type dialect: POST /api/crm/type/{create,update,delete,updateNo}
+// and GET /api/crm/type/list (customer-type-api.txt).
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// typesEnvelope is `{"status": 1|0, "error": <int>, "message", "data"}`.
+type typesEnvelope struct {
+	Status  int    `json:"status"`
+	Error   int    `json:"error"`
+	Message string `json:"message"`
+	Data    any    `json:"data"`
+}
+
+// typesErrorNumber maps a domain error code to the dialect's error numbers:
+// 1 validation, 2 not found, 3 conflict, 4 unauthorized, 5 internal.
+func typesErrorNumber(code string) int {
+	switch code {
+	case EINVALID, ETOOLARGE:
+		return 1
+	case ENOTFOUND:
+		return 2
+	case ECONFLICT:
+		return 3
+	case EUNAUTHORIZED, EFORBIDDEN:
+		return 4
+	default:
+		return 5
+	}
+}
+
+var typesDialect = &dialect{
+	name: "types",
+	writeError: func(w http.ResponseWriter, err error) {
+		code := ErrorCode(err)
+		writeJSON(w, HTTPStatus(code), typesEnvelope{Status: 0, Error: typesErrorNumber(code), Message: ErrorMessage(err)})
+	},
+	replayOK: typesEnvelope{Status: 1, Message: "Success", Data: true},
+}
+
+func (s *Server) routeTypes() {
+	s.handle(http.MethodPost, "/api/crm/type/create", typesDialect, anyToken, s.typeCreate)
+	s.handle(http.MethodPost, "/api/crm/type/update", typesDialect, anyToken, s.typeUpdate)
+	s.handle(http.MethodPost, "/api/crm/type/delete", typesDialect, anyToken, s.typeDelete)
+	s.handle(http.MethodPost, "/api/crm/type/updateNo", typesDialect, anyToken, s.typeUpdateNo)
+	s.handle(http.MethodGet, "/api/crm/type/list", typesDialect, anyToken, s.typeList)
+}
+
+type typeBody struct {
+	VbotID      string `json:"vbot_id"`
+	ProjectCode string `json:"project_code"`
+	TypeName    string `json:"type_name"`
+	TypeNo      string `json:"type_no"`
+	NewTypeNo   string `json:"new_type_no"`
+}
+
+func decodeTypeWrite(r *http.Request) (TypeWrite, []byte, error) {
+	var b typeBody
+	body, err := decodeBody(r, &b)
+	return TypeWrite{Scope: TypeScope{VbotID: b.VbotID, ProjectCode: b.ProjectCode}, TypeNo: b.TypeNo,
+		TypeName: b.TypeName, NewTypeNo: b.NewTypeNo}, body, err
+}
+
+func typeOK(w http.ResponseWriter, msg string, data any) {
+	writeJSON(w, http.StatusOK, typesEnvelope{Status: 1, Error: 0, Message: msg, Data: data})
+}
+
+func (s *Server) typeCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	in, body, err := decodeTypeWrite(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.svc.CreateCustomerType(r.Context(), in, call(r, body))
+	if err != nil {
+		return err
+	}
+	typeOK(w, "Customer type created", t.ID)
+	return nil
+}
+
+func (s *Server) typeUpdate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	in, body, err := decodeTypeWrite(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.svc.UpdateCustomerType(r.Context(), in, call(r, body))
+	if err != nil {
+		return err
+	}
+	typeOK(w, "Customer type updated", t.ID)
+	return nil
+}
+
+func (s *Server) typeDelete(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	in, body, err := decodeTypeWrite(r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteCustomerType(r.Context(), in, call(r, body)); err != nil {
+		return err
+	}
+	typeOK(w, "Customer type deleted", true)
+	return nil
+}
+
+func (s *Server) typeUpdateNo(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	in, body, err := decodeTypeWrite(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.svc.RenumberCustomerType(r.Context(), in, call(r, body))
+	if err != nil {
+		return err
+	}
+	typeOK(w, "Customer type code changed", t.ID)
+	return nil
+}
+
+type customerTypeJSON struct {
+	ID          string `json:"id"`
+	VbotID      string `json:"vbot_id"`
+	ProjectCode string `json:"project_code"`
+	TypeNo      string `json:"type_no"`
+	TypeName    string `json:"type_name"`
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+}
+
+func (s *Server) typeList(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	vbot, err := queryText(r, "vbot_id")
+	if err != nil {
+		return err
+	}
+	project, err := queryText(r, "project_code")
+	if err != nil {
+		return err
+	}
+	ts, err := s.svc.CustomerTypes(r.Context(), TypeScope{VbotID: vbot, ProjectCode: project})
+	if err != nil {
+		return err
+	}
+	out := make([]customerTypeJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, customerTypeJSON{ID: t.ID, VbotID: t.VbotID, ProjectCode: t.ProjectCode, TypeNo: t.TypeNo,
+			TypeName: t.TypeName, CreatedAt: isoTime(t.CreatedAt), UpdatedAt: isoTime(t.UpdatedAt)})
+	}
+	typeOK(w, "Customer types", out)
+	return nil
+}
+
+// isoTime is the profile dialect's ISO-8601 UTC with milliseconds.
+func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

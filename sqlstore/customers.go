@@ -1,0 +1,259 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"crmedge/edge"
+)
+
+func (t *txn) CustomerIDByPhone(e164 string) (string, error) {
+	var id string
+	_, err := t.row(`SELECT customer_id FROM customer_phones WHERE e164 = ?`, []any{e164}, &id)
+	if err != nil {
+		return "", fmt.Errorf("customer by phone: %w", err)
+	}
+	return id, nil
+}
+
+func (t *txn) CustomerIDByEmail(email string) (string, error) {
+	var id string
+	_, err := t.row(`SELECT customer_id FROM customer_emails WHERE email = ?`, []any{edge.NormalizeEmail(email)}, &id)
+	if err != nil {
+		return "", fmt.Errorf("customer by email: %w", err)
+	}
+	return id, nil
+}
+
+func (t *txn) Customer(id string) (*edge.Customer, error) {
+	c := &edge.Customer{ID: id}
+	var attrs, tags, fields string
+	var created, updated int64
+	found, err := t.row(`SELECT customer_no, name, gender, birth_year, birth_month, birth_day,
+		attrs, tags, custom_fields, created_at, updated_at FROM customers WHERE id = ?`, []any{id},
+		&c.No, &c.Name, &c.Gender, &c.Birth.Year, &c.Birth.Month, &c.Birth.Day,
+		&attrs, &tags, &fields, &created, &updated)
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("customer %s: %w", id, err)
+		}
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromMs(created), fromMs(updated)
+	if err := unmarshalColumns(c, attrs, tags, fields); err != nil {
+		return nil, fmt.Errorf("customer %s: %w", id, err)
+	}
+	if err := t.loadContacts(c); err != nil {
+		return nil, fmt.Errorf("customer %s: %w", id, err)
+	}
+	if err := t.loadTypes(c); err != nil {
+		return nil, fmt.Errorf("customer %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func unmarshalColumns(c *edge.Customer, attrs, tags, fields string) error {
+	if attrs != "{}" {
+		if err := json.Unmarshal([]byte(attrs), &c.Attrs); err != nil {
+			return fmt.Errorf("attrs: %w", err)
+		}
+	}
+	if tags != "[]" {
+		if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+			return fmt.Errorf("tags: %w", err)
+		}
+	}
+	if fields != "[]" {
+		if err := json.Unmarshal([]byte(fields), &c.CustomFields); err != nil {
+			return fmt.Errorf("custom fields: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) loadContacts(c *edge.Customer) error {
+	rows, err := t.query(`SELECT e164, id, type FROM customer_phones WHERE customer_id = ? ORDER BY position`, c.ID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var p edge.Phone
+		if err := rows.Scan(&p.Number, &p.ID, &p.Type); err != nil {
+			rows.Close()
+			return err
+		}
+		c.Phones = append(c.Phones, p)
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	rows, err = t.query(`SELECT address, id, type FROM customer_emails WHERE customer_id = ? ORDER BY position`, c.ID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var e edge.Email
+		if err := rows.Scan(&e.Address, &e.ID, &e.Type); err != nil {
+			rows.Close()
+			return err
+		}
+		c.Emails = append(c.Emails, e)
+	}
+	return closeRows(rows)
+}
+
+func (t *txn) loadTypes(c *edge.Customer) error {
+	rows, err := t.query(`SELECT ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name
+		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id
+		WHERE l.customer_id = ? ORDER BY ct.vbot_id, ct.project_code`, c.ID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var r edge.TypeRef
+		if err := rows.Scan(&r.TypeID, &r.VbotID, &r.ProjectCode, &r.TypeNo, &r.TypeName); err != nil {
+			rows.Close()
+			return err
+		}
+		c.Types = append(c.Types, r)
+	}
+	return closeRows(rows)
+}
+
+func closeRows(rows interface {
+	Err() error
+	Close() error
+}) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func marshalColumns(c *edge.Customer) (attrs, tags, fields string, err error) {
+	attrs, tags, fields = "{}", "[]", "[]"
+	if len(c.Attrs) > 0 {
+		b, err := json.Marshal(c.Attrs)
+		if err != nil {
+			return "", "", "", err
+		}
+		attrs = string(b)
+	}
+	if len(c.Tags) > 0 {
+		b, err := json.Marshal(c.Tags)
+		if err != nil {
+			return "", "", "", err
+		}
+		tags = string(b)
+	}
+	if len(c.CustomFields) > 0 {
+		b, err := json.Marshal(c.CustomFields)
+		if err != nil {
+			return "", "", "", err
+		}
+		fields = string(b)
+	}
+	return attrs, tags, fields, nil
+}
+
+func (t *txn) InsertCustomer(c *edge.Customer) error {
+	if c.No == 0 {
+		if _, err := t.row(`SELECT COALESCE(MAX(customer_no), 0) + 1 FROM customers`, nil, &c.No); err != nil {
+			return fmt.Errorf("next customer number: %w", err)
+		}
+	}
+	attrs, tags, fields, err := marshalColumns(c)
+	if err != nil {
+		return fmt.Errorf("insert customer: %w", err)
+	}
+	_, err = t.exec(`INSERT INTO customers (id, customer_no, name, gender, birth_year, birth_month, birth_day,
+		attrs, tags, custom_fields, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.No, c.Name, c.Gender, c.Birth.Year, c.Birth.Month, c.Birth.Day,
+		attrs, tags, fields, ms(c.CreatedAt), ms(c.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert customer: %w", err)
+	}
+	return t.writeChildren(c)
+}
+
+func (t *txn) UpdateCustomer(c *edge.Customer) error {
+	attrs, tags, fields, err := marshalColumns(c)
+	if err != nil {
+		return fmt.Errorf("update customer: %w", err)
+	}
+	_, err = t.exec(`UPDATE customers SET name = ?, gender = ?, birth_year = ?, birth_month = ?, birth_day = ?,
+		attrs = ?, tags = ?, custom_fields = ?, updated_at = ? WHERE id = ?`,
+		c.Name, c.Gender, c.Birth.Year, c.Birth.Month, c.Birth.Day, attrs, tags, fields, ms(c.UpdatedAt), c.ID)
+	if err != nil {
+		return fmt.Errorf("update customer: %w", err)
+	}
+	for _, q := range []string{
+		`DELETE FROM customer_phones WHERE customer_id = ?`,
+		`DELETE FROM customer_emails WHERE customer_id = ?`,
+		`DELETE FROM customer_type_links WHERE customer_id = ?`,
+	} {
+		if _, err := t.exec(q, c.ID); err != nil {
+			return fmt.Errorf("update customer: %w", err)
+		}
+	}
+	return t.writeChildren(c)
+}
+
+// writeChildren inserts a customer's phones, emails and type links.
+func (t *txn) writeChildren(c *edge.Customer) error {
+	for i, p := range c.Phones {
+		if _, err := t.exec(`INSERT INTO customer_phones (e164, customer_id, position, id, type) VALUES (?,?,?,?,?)`,
+			p.Number, c.ID, i, p.ID, p.Type); err != nil {
+			return fmt.Errorf("customer phone: %w", err)
+		}
+	}
+	for i, e := range c.Emails {
+		if _, err := t.exec(`INSERT INTO customer_emails (email, customer_id, position, id, type, address) VALUES (?,?,?,?,?,?)`,
+			edge.NormalizeEmail(e.Address), c.ID, i, e.ID, e.Type, e.Address); err != nil {
+			return fmt.Errorf("customer email: %w", err)
+		}
+	}
+	for _, r := range c.Types {
+		if _, err := t.exec(`INSERT INTO customer_type_links (customer_id, vbot_id, project_code, type_id) VALUES (?,?,?,?)`,
+			c.ID, r.VbotID, r.ProjectCode, r.TypeID); err != nil {
+			return fmt.Errorf("customer type: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) IsMember(posID, customerID string) (bool, error) {
+	var one int
+	found, err := t.row(`SELECT 1 FROM memberships WHERE pos_id = ? AND customer_id = ?`, []any{posID, customerID}, &one)
+	if err != nil {
+		return false, fmt.Errorf("membership: %w", err)
+	}
+	return found, nil
+}
+
+func (t *txn) AddMembership(posID, customerID string, at time.Time) error {
+	_, err := t.exec(`INSERT INTO memberships (pos_id, customer_id, created_at, updated_at) VALUES (?,?,?,?)
+		ON CONFLICT (pos_id, customer_id) DO UPDATE SET updated_at = excluded.updated_at`,
+		posID, customerID, ms(at), ms(at))
+	if err != nil {
+		return fmt.Errorf("add membership: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) CustomerSeenAt(customerID string, posIDs []string) (bool, error) {
+	for _, p := range posIDs {
+		var one int
+		found, err := t.row(`SELECT 1 WHERE EXISTS (SELECT 1 FROM memberships WHERE pos_id = ?1 AND customer_id = ?2)
+			OR EXISTS (SELECT 1 FROM ledger WHERE customer_id = ?2 AND pos_id = ?1)`, []any{p, customerID}, &one)
+		if err != nil {
+			return false, fmt.Errorf("customer seen at: %w", err)
+		}
+		if found {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,191 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"crmedge/edge"
+)
+
+// writer owns the one write connection. Concurrent Write calls queue here;
+// the writer goroutine takes whatever is queued (without waiting for company,
+// so a lone request is not delayed), runs each request in its own SAVEPOINT
+// inside one BEGIN IMMEDIATE transaction, commits once, and only then answers
+// every request in the batch. One fsync then covers many requests: this is
+// group commit, and it is how durable writes outrun a commit per request.
+type writer struct {
+	conn     *sql.Conn
+	jobs     chan *writeJob
+	maxBatch int
+	stmts    map[string]*sql.Stmt
+	done     chan struct{}
+	closeMu  sync.RWMutex
+	closed   bool
+}
+
+type writeJob struct {
+	ctx  context.Context
+	fn   func(edge.Tx) error
+	errc chan error
+}
+
+var errClosed = errors.New("store closed")
+
+func newWriter(ctx context.Context, db *sql.DB, maxBatch int) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("writer connection: %w", err)
+	}
+	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch,
+		stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
+	go w.loop()
+	return w, nil
+}
+
+var jobPool = sync.Pool{New: func() any { return &writeJob{errc: make(chan error, 1)} }}
+
+func (w *writer) do(ctx context.Context, fn func(edge.Tx) error) error {
+	w.closeMu.RLock()
+	if w.closed {
+		w.closeMu.RUnlock()
+		return errClosed
+	}
+	j := jobPool.Get().(*writeJob)
+	j.ctx, j.fn = ctx, fn
+	select {
+	case w.jobs <- j:
+		w.closeMu.RUnlock()
+	case <-ctx.Done():
+		w.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued, the job is always answered: even if ctx ends, the writer
+	// may already have committed it, and the caller must not guess.
+	err := <-j.errc
+	j.ctx, j.fn = nil, nil
+	jobPool.Put(j)
+	return err
+}
+
+func (w *writer) close() error {
+	w.closeMu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.jobs)
+	}
+	w.closeMu.Unlock()
+	<-w.done
+	for _, s := range w.stmts {
+		s.Close()
+	}
+	return w.conn.Close()
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	batch := make([]*writeJob, 0, w.maxBatch)
+	errs := make([]error, w.maxBatch)
+	for first := range w.jobs {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < w.maxBatch {
+			select {
+			case j, ok := <-w.jobs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		w.run(batch, errs[:len(batch)])
+		for i, j := range batch {
+			j.errc <- errs[i]
+		}
+	}
+}
+
+// run applies a batch in one transaction, filling errs per job.
+func (w *writer) run(batch []*writeJob, errs []error) {
+	bg := context.Background()
+	if _, err := w.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		fill(errs, fmt.Errorf("begin: %w", err))
+		return
+	}
+	single := len(batch) == 1
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if !single {
+			if _, err := w.conn.ExecContext(bg, "SAVEPOINT job"); err != nil {
+				w.abort(errs, fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		errs[i] = w.call(j)
+		if errs[i] != nil && !single {
+			if _, err := w.conn.ExecContext(bg, "ROLLBACK TO job"); err != nil {
+				w.abort(errs, fmt.Errorf("rollback to savepoint: %w", err))
+				return
+			}
+		}
+		if !single {
+			if _, err := w.conn.ExecContext(bg, "RELEASE job"); err != nil {
+				w.abort(errs, fmt.Errorf("release savepoint: %w", err))
+				return
+			}
+		}
+	}
+	if single && errs[0] != nil {
+		// A lone failed request needs no savepoint: roll the whole thing back.
+		w.abort(nil, nil)
+		return
+	}
+	if _, err := w.conn.ExecContext(bg, "COMMIT"); err != nil {
+		w.abort(errs, fmt.Errorf("commit: %w", err))
+	}
+}
+
+// call runs one job's function, turning a panic into an error so one bad
+// request cannot take the writer (and every till) down.
+func (w *writer) call(j *writeJob) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in write: %v", r)
+		}
+	}()
+	return j.fn(&txn{ctx: j.ctx, stmt: w.stmt})
+}
+
+// abort rolls the transaction back and, when errs is given, fails every job
+// of the batch with err: none of them was committed.
+func (w *writer) abort(errs []error, err error) {
+	_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK")
+	if errs != nil {
+		fill(errs, err)
+	}
+}
+
+func fill(errs []error, err error) {
+	for i := range errs {
+		errs[i] = err
+	}
+}
+
+func (w *writer) stmt(q string) (*sql.Stmt, error) {
+	if s, ok := w.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := w.conn.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	w.stmts[q] = s
+	return s, nil
+}
