@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests build the real binary once and run it as a process.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// crmedgeBinary builds crmedge into a temp dir shared by the tests of this run.
+func crmedgeBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "crmedge-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "crmedge")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build crmedge: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+// process is a running crmedge serve.
+type process struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	URL    string
+	Token  string // the admin token printed at first start, if any
+	mu     sync.Mutex
+	stderr strings.Builder
+	done   chan struct{}
+	err    error
+}
+
+var (
+	servingRe = regexp.MustCompile(`crmedge serving on (https?://\S+)`)
+	tokenRe   = regexp.MustCompile(`created admin token \(shown once, keep it\): (\S+)`)
+)
+
+// startServe runs `crmedge serve --addr 127.0.0.1:0 args...` in dir and
+// waits until it listens.
+func startServe(t testing.TB, dir string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(crmedgeBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{t: t, cmd: cmd, done: make(chan struct{})}
+	cmd.Stderr = writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.stderr.Write(b)
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			if m := tokenRe.FindStringSubmatch(line); m != nil {
+				p.Token = m[1]
+			}
+			if m := servingRe.FindStringSubmatch(line); m != nil && !signalled {
+				p.URL = m[1]
+				signalled = true
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case <-ready:
+	case <-p.done:
+		t.Fatalf("crmedge exited before serving: %v\n%s", p.err, p.Stderr())
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("crmedge did not start in 30s\n%s", p.Stderr())
+	}
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// Stderr is what the process logged so far.
+func (p *process) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// Stop sends SIGTERM and waits; it fails the test unless the exit is clean.
+func (p *process) Stop() {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		p.t.Fatalf("crmedge did not stop in 30s after SIGTERM")
+	}
+	if p.err != nil {
+		p.t.Fatalf("crmedge exited with %v\n%s", p.err, p.Stderr())
+	}
+}
+
+// Kill sends SIGKILL (kill -9) and waits.
+func (p *process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// request sends one HTTP request with a bearer token and returns status and body.
+func request(t testing.TB, method, url, token, body string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// runCLI runs a crmedge subcommand to completion and returns its stdout.
+func runCLI(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(crmedgeBinary(t), args...)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("crmedge %v: %v\n%s", args, err, stderr.String())
+	}
+	return string(out)
+}
+
+func TestBinaryFoundationEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	// The binary copied alone into an empty folder creates its database.
+	p := startServe(t, dir)
+	if p.Token == "" {
+		t.Fatalf("first start printed no admin token")
+	}
+	if st, _ := request(t, "GET", p.URL+"/healthz", "", ""); st != 200 {
+		t.Fatalf("healthz: %d", st)
+	}
+	st, body := request(t, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token,
+		`{"name":"Ly Tu Quang Thang","phone":"0945350398","email":"phundk59uet@gmail.com","gender":"1","birthday":"05-30","year_birthday":"1996"}`)
+	if st != 200 || !strings.Contains(body, `"status_code":200`) {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	for _, phone := range []string{"0945350398", "%2B84945350398"} {
+		st, body = request(t, "GET", p.URL+"/customers_location?pos_id=shop1&phone="+phone, p.Token, "")
+		if st != 200 || !strings.Contains(body, `"phone":"0945350398"`) {
+			t.Fatalf("get %s: %d %s", phone, st, body)
+		}
+	}
+	// A token created by the CLI while serving works at once; revoked, it stops.
+	kiosk := strings.TrimSpace(runCLI(t, dir, "token", "create", "--name", "kiosk", "--pos", "shop1"))
+	if !strings.HasPrefix(kiosk, "crm_") || strings.Contains(kiosk, "\n") {
+		t.Fatalf("token create printed %q", kiosk)
+	}
+	if st, body = request(t, "GET", p.URL+"/customers_location?pos_id=shop1&phone=0945350398", kiosk, ""); st != 200 {
+		t.Fatalf("kiosk token: %d %s", st, body)
+	}
+	if st, _ = request(t, "GET", p.URL+"/customers_location?pos_id=shop2&phone=0945350398", kiosk, ""); st != 403 {
+		t.Fatalf("kiosk at another pos: %d, want 403", st)
+	}
+	if st, _ = request(t, "GET", p.URL+"/admin/v1/sync", kiosk, ""); st != 403 {
+		t.Fatalf("kiosk on admin: %d, want 403", st)
+	}
+	runCLI(t, dir, "token", "revoke", "--name", "kiosk")
+	if st, _ = request(t, "GET", p.URL+"/customers_location?pos_id=shop1&phone=0945350398", kiosk, ""); st != 401 {
+		t.Fatalf("revoked token: %d, want 401", st)
+	}
+	list := runCLI(t, dir, "token", "list")
+	if !strings.Contains(list, "kiosk") || strings.Contains(list, kiosk) || strings.Contains(list, p.Token) {
+		t.Fatalf("token list must name tokens and never show secrets:\n%s", list)
+	}
+	p.Stop()
+	logs := p.Stderr()
+	if !strings.Contains(logs, "stopped cleanly") {
+		t.Errorf("no clean stop in the log:\n%s", logs)
+	}
+	for _, secret := range []string{p.Token, kiosk, "0945350398", "84945350398"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds a secret or a full phone number %q", secret)
+		}
+	}
+	// Restarted, it keeps the data and prints no new token.
+	p2 := startServe(t, dir)
+	if p2.Token != "" {
+		t.Errorf("second start printed a new admin token")
+	}
+	if st, body = request(t, "GET", p2.URL+"/customers_location?pos_id=shop1&phone=0945350398", p.Token, ""); st != 200 {
+		t.Fatalf("after restart: %d %s", st, body)
+	}
+	p2.Stop()
+	if v := runCLI(t, dir, "migrate", "version"); !strings.Contains(v, "schema version 1") {
+		t.Errorf("migrate version: %q", v)
+	}
+}
+
+func TestCLIEnvAndHelp(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(crmedgeBinary(t), "token", "create", "--name", "envtest")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CRMEDGE_DB=fromenv.db")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("token create with CRMEDGE_DB: %v %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fromenv.db")); err != nil {
+		t.Fatalf("CRMEDGE_DB was not used: %v", err)
+	}
+	for _, args := range [][]string{{"help"}, {"serve", "--help"}, {"token", "--help"}} {
+		out, err := exec.Command(crmedgeBinary(t), args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "usage") {
+			t.Errorf("crmedge %v: %v %s", args, err, out)
+		}
+	}
+	if err := exec.Command(crmedgeBinary(t), "nosuch").Run(); err == nil {
+		t.Errorf("an unknown command must fail")
+	}
+}
