@@ -14,7 +14,12 @@ type TypeWrite struct {
 	NewTypeNo string // updateNo
 }
 
-func (w *TypeWrite) check(needName, needNew bool) error {
+// check validates a write and its caller: customer types are shared by every
+// location, so a token limited to some pos_id may list them but not change them.
+func (w *TypeWrite) check(ctx context.Context, needName, needNew bool) error {
+	if PrincipalFrom(ctx).Scoped() {
+		return Errorf(EFORBIDDEN, "This token is limited to some pos_id and may not change customer types")
+	}
 	for _, f := range []struct{ name, val string }{
 		{"vbot_id", w.Scope.VbotID}, {"project_code", w.Scope.ProjectCode}, {"type_no", w.TypeNo},
 	} {
@@ -54,7 +59,7 @@ func typeExists(no string) error {
 
 // CreateCustomerType adds a type to a scope.
 func (s *Service) CreateCustomerType(ctx context.Context, w TypeWrite, call Call) (*CustomerType, error) {
-	if err := w.check(true, false); err != nil {
+	if err := w.check(ctx, true, false); err != nil {
 		return nil, err
 	}
 	var out *CustomerType
@@ -82,7 +87,7 @@ func (s *Service) CreateCustomerType(ctx context.Context, w TypeWrite, call Call
 
 // UpdateCustomerType renames a type; customers holding it see the new name.
 func (s *Service) UpdateCustomerType(ctx context.Context, w TypeWrite, call Call) (*CustomerType, error) {
-	if err := w.check(true, false); err != nil {
+	if err := w.check(ctx, true, false); err != nil {
 		return nil, err
 	}
 	return s.changeType(ctx, w, KindTypeUpdate, call, func(tx Tx, t *CustomerType) error {
@@ -93,7 +98,7 @@ func (s *Service) UpdateCustomerType(ctx context.Context, w TypeWrite, call Call
 
 // RenumberCustomerType changes a type's code; customers keep the type.
 func (s *Service) RenumberCustomerType(ctx context.Context, w TypeWrite, call Call) (*CustomerType, error) {
-	if err := w.check(false, true); err != nil {
+	if err := w.check(ctx, false, true); err != nil {
 		return nil, err
 	}
 	return s.changeType(ctx, w, KindTypeUpdateNo, call, func(tx Tx, t *CustomerType) error {
@@ -114,7 +119,7 @@ func (s *Service) RenumberCustomerType(ctx context.Context, w TypeWrite, call Ca
 
 // DeleteCustomerType removes a type no customer holds.
 func (s *Service) DeleteCustomerType(ctx context.Context, w TypeWrite, call Call) error {
-	if err := w.check(false, false); err != nil {
+	if err := w.check(ctx, false, false); err != nil {
 		return err
 	}
 	_, err := s.changeType(ctx, w, KindTypeDelete, call, func(tx Tx, t *CustomerType) error {

@@ -98,7 +98,8 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 }
 
 // do sends a request with the named token ("" = admin, "none" = no header,
-// anything not a token name is sent as the raw secret).
+// anything not a token name is sent as the raw secret; "apikey:NAME" sends
+// that token, or raw secret, as the profile dialect's `Api-Key` header).
 func (h *harness) do(method, url, token, body string, headers ...string) (int, []byte) {
 	h.t.Helper()
 	var rd io.Reader
@@ -112,7 +113,13 @@ func (h *harness) do(method, url, token, body string, headers ...string) (int, [
 	if token == "" {
 		token = "admin"
 	}
-	if token != "none" {
+	if name, ok := strings.CutPrefix(token, "apikey:"); ok {
+		secret, ok := h.tokens[name]
+		if !ok {
+			secret = name
+		}
+		req.Header.Set("Api-Key", secret)
+	} else if token != "none" {
 		secret, ok := h.tokens[token]
 		if !ok {
 			secret = token
@@ -162,7 +169,7 @@ type scenario struct {
 	setup       func(t *testing.T, h *harness)
 	method      string
 	url         string
-	token       string // see harness.do
+	token       string // see harness.do (e.g. "apikey:admin")
 	body        string
 	headers     []string // name, value, ...
 	status      int

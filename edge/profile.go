@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,9 +74,9 @@ type profileBody struct {
 	HomeTown           *string         `json:"home_town"`
 	RelationshipStatus *string         `json:"relationship_status"`
 	FbID               *string         `json:"fb_id"`
-	TypeNo             *string         `json:"type_no"`
-	VbotID             string          `json:"vbot_id"`
-	ProjectCode        string          `json:"project_code"`
+	TypeNo             text            `json:"type_no"`
+	VbotID             text            `json:"vbot_id"`
+	ProjectCode        text            `json:"project_code"`
 }
 
 // customFieldIn is exactly `{"name", "value"}`.
@@ -123,7 +122,14 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 	}
 	subscribed := b.SubscribedAt
 	if subscribed == nil {
-		subscribed = b.SubcribedAt
+		subscribed = b.SubcribedAt // the seed's spelling
+	}
+	if subscribed != nil {
+		iso, err := parseSubscribedAt(*subscribed)
+		if err != nil {
+			return p, err
+		}
+		subscribed = &iso
 	}
 	for key, v := range map[string]*string{
 		AttrFirstName: b.FirstName, AttrLastName: b.LastName, AttrCountry: b.Country, AttrCity: b.City,
@@ -145,7 +151,7 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 	}
 	if b.Score.set {
 		v := strings.TrimSpace(b.Score.val)
-		if _, err := strconv.ParseFloat(v, 64); v != "" && err != nil {
+		if v != "" && !isJSONNumber(v) {
 			return p, Invalid("score", "score must be a number")
 		}
 		p.Attrs[AttrScore] = v
@@ -154,8 +160,8 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 		ch, _ := json.Marshal(*b.Channels)
 		p.Attrs[attrChannels] = string(ch)
 	}
-	if b.TypeNo != nil && *b.TypeNo != "" {
-		p.Type = &TypeSelector{TypeNo: *b.TypeNo, VbotID: b.VbotID, ProjectCode: b.ProjectCode}
+	if no := strings.TrimSpace(b.TypeNo.val); no != "" {
+		p.Type = &TypeSelector{TypeNo: no, VbotID: strings.TrimSpace(b.VbotID.val), ProjectCode: strings.TrimSpace(b.ProjectCode.val)}
 	}
 	return p, nil
 }
@@ -182,6 +188,23 @@ func parseDob(v string) (int, int, int, error) {
 		return 0, 0, 0, Invalid("dob", "dob must be a real date as yyyy-mm-dd")
 	}
 	return t.Year(), int(t.Month()), t.Day(), nil
+}
+
+// parseSubscribedAt reads `subscribed_at` (or the seed's `subcribed_at`) as
+// "yyyy-mm-dd" or an RFC 3339 time and keeps it as the dialect's ISO-8601
+// UTC; "" clears.
+func parseSubscribedAt(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return isoTime(t), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return isoTime(t), nil
+	}
+	return "", Invalid("subscribed_at", "subscribed_at must be a date as yyyy-mm-dd or an ISO-8601 time")
 }
 
 func decodeProfile(r *http.Request) (profileBody, CustomerPatch, []byte, error) {
@@ -335,14 +358,53 @@ func profileView(c *Customer, created bool) profileJSON {
 	return v
 }
 
-// numberOrText shows a stored value as a JSON number when it is one (the
-// seed's postal_code and score are numbers), else as text, or null.
+// numberOrText shows a stored value as a JSON number when it is written as
+// one (the seed's postal_code 100000 and score 14), else as text ("01000"
+// keeps its leading zero), or null.
 func numberOrText(v string) any {
 	if v == "" {
 		return nil
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		return json.Number(strconv.FormatFloat(n, 'f', -1, 64))
+	if isJSONNumber(v) {
+		return json.Number(v)
 	}
 	return v
+}
+
+// isJSONNumber reports whether v is a number in JSON's grammar:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(v string) bool {
+	i, n := 0, len(v)
+	digits := func() int {
+		start := i
+		for i < n && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < n && v[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && v[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < n && v[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < n && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < n && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == n
 }

@@ -7,20 +7,36 @@ import (
 
 // CreateProfile creates a customer through the profile dialect. A phone or
 // email that already belongs to a customer is a conflict naming that
-// customer's `_id`, so a marketing tool can switch to update.
+// customer's `_id`, so a marketing tool can switch to update; so is a wanted
+// `_id` already in use. The profile dialect names no location, so a token
+// limited to some locations may not create through it (its customer would
+// belong nowhere it may see).
 func (s *Service) CreateProfile(ctx context.Context, p CustomerPatch, call Call) (*Customer, error) {
+	if PrincipalFrom(ctx).Scoped() {
+		return nil, Errorf(EFORBIDDEN, "This token is limited to some pos_id: create customers with POST /customers_location?pos_id=")
+	}
 	if err := checkProfile(&p); err != nil {
 		return nil, err
 	}
 	var out *Customer
 	err := s.write(ctx, func(tx Tx) error {
+		if ValidID(p.ID) {
+			taken, err := tx.Customer(p.ID)
+			if err != nil {
+				return err
+			}
+			if taken != nil {
+				return &Error{Code: ECONFLICT, Reason: "customer_exists", Field: "_id",
+					Message: fmt.Sprintf("A customer with _id %s already exists: use /1.0/customer/update", p.ID)}
+			}
+		}
 		existing, err := customerByContact(tx, patchContact(&p))
 		if err != nil {
 			return err
 		}
 		if existing != nil {
 			return &Error{Code: ECONFLICT, Reason: "customer_exists", Field: "email",
-				Message: fmt.Sprintf("A customer with this phone or email already exists (_id %s)", existing.ID)}
+				Message: fmt.Sprintf("A customer with this phone or email already exists (_id %s): use /1.0/customer/update", existing.ID)}
 		}
 		c, err := s.newCustomer(tx, &p)
 		if err != nil {

@@ -5,6 +5,7 @@ package edge
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -52,19 +53,22 @@ func (s *Server) routeTypes() {
 	s.handle(http.MethodGet, "/api/crm/type/list", typesDialect, anyToken, s.typeList)
 }
 
+// typeBody is the body of every /api/crm/type/* write. The seed shows
+// strings; a number (type_no 10) is read as its text.
 type typeBody struct {
-	VbotID      string `json:"vbot_id"`
-	ProjectCode string `json:"project_code"`
-	TypeName    string `json:"type_name"`
-	TypeNo      string `json:"type_no"`
-	NewTypeNo   string `json:"new_type_no"`
+	VbotID      text `json:"vbot_id"`
+	ProjectCode text `json:"project_code"`
+	TypeName    text `json:"type_name"`
+	TypeNo      text `json:"type_no"`
+	NewTypeNo   text `json:"new_type_no"`
 }
 
 func decodeTypeWrite(r *http.Request) (TypeWrite, []byte, error) {
 	var b typeBody
 	body, err := decodeBody(r, &b)
-	return TypeWrite{Scope: TypeScope{VbotID: b.VbotID, ProjectCode: b.ProjectCode}, TypeNo: b.TypeNo,
-		TypeName: b.TypeName, NewTypeNo: b.NewTypeNo}, body, err
+	t := func(v text) string { return strings.TrimSpace(v.val) }
+	return TypeWrite{Scope: TypeScope{VbotID: t(b.VbotID), ProjectCode: t(b.ProjectCode)}, TypeNo: t(b.TypeNo),
+		TypeName: t(b.TypeName), NewTypeNo: t(b.NewTypeNo)}, body, err
 }
 
 func typeOK(w http.ResponseWriter, msg string, data any) {
