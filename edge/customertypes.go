@@ -128,7 +128,12 @@ func (s *Service) DeleteCustomerType(ctx context.Context, w TypeWrite, call Call
 			return err
 		}
 		if n > 0 {
-			return &Error{Code: ECONFLICT, Reason: "type_in_use", Message: fmt.Sprintf("Customer type %q is held by %d customers", t.TypeNo, n)}
+			who := "1 customer"
+			if n != 1 {
+				who = fmt.Sprintf("%d customers", n)
+			}
+			return &Error{Code: ECONFLICT, Reason: "type_in_use",
+				Message: fmt.Sprintf("Customer type %q is still held by %s: give them another type first", t.TypeNo, who)}
 		}
 		return tx.DeleteCustomerType(t.ID)
 	})
@@ -145,10 +150,10 @@ func (s *Service) changeType(ctx context.Context, w TypeWrite, kind string, call
 		if t == nil {
 			return typeNotFound(w.TypeNo)
 		}
+		t.UpdatedAt = s.nowMs() // before change, which stores t
 		if err := change(tx, t); err != nil {
 			return err
 		}
-		t.UpdatedAt = s.nowMs()
 		out = t
 		return s.queue(tx, kind, w.Scope.stream(), call, "")
 	})
