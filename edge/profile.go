@@ -184,7 +184,7 @@ func parseDob(v string) (int, int, int, error) {
 		v = v[:10]
 	}
 	t, err := time.Parse("2006-01-02", v)
-	if err != nil {
+	if err != nil || t.Year() < 1000 {
 		return 0, 0, 0, Invalid("dob", "dob must be a real date as yyyy-mm-dd")
 	}
 	return t.Year(), int(t.Month()), t.Day(), nil
