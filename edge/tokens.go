@@ -82,7 +82,7 @@ func (s *Service) RevokeToken(ctx context.Context, name string) error {
 // every request, so tokens created or revoked while serving apply at once.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	if secret == "" {
-		return Principal{}, Errorf(EUNAUTHORIZED, "Missing token: send Authorization: Bearer <token> (or Api-Key: <token>)")
+		return Principal{}, Errorf(EUNAUTHORIZED, "Missing token: send the header Authorization: Bearer TOKEN (or Api-Key: TOKEN)")
 	}
 	var t *Token
 	err := s.store.Read(ctx, func(tx Tx) error {
