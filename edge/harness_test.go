@@ -181,8 +181,23 @@ type scenario struct {
 
 func runScenarios(t *testing.T, scs []scenario) {
 	t.Helper()
+	runScenarioTable(t, scs, false)
+}
+
+// runScenariosParallel is runScenarios with the rows run in parallel (each
+// has its own database and server); for tables whose rows share nothing else.
+func runScenariosParallel(t *testing.T, scs []scenario) {
+	t.Helper()
+	runScenarioTable(t, scs, true)
+}
+
+func runScenarioTable(t *testing.T, scs []scenario, parallel bool) {
+	t.Helper()
 	for _, sc := range scs {
 		t.Run(sc.name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
 			h := newHarness(t, sc.opts...)
 			if sc.setup != nil {
 				sc.setup(t, h)

@@ -162,7 +162,7 @@ func TestProfileScenarios(t *testing.T) {
 	createType := func(vbot, project, no string) func(*testing.T, *harness) {
 		return post(200, "/api/crm/type/create", "", fmt.Sprintf(`{"vbot_id":%q,"project_code":%q,"type_no":%q,"type_name":"T %s"}`, vbot, project, no, no))
 	}
-	runScenarios(t, []scenario{
+	runScenariosParallel(t, []scenario{
 		// The seed's own request, verbatim, against an existing customer.
 		{name: "seed request verbatim", setup: createSeedProfileCustomer, method: "POST", url: update, token: ak,
 			body: seedProfileUpdate, status: 200, contains: seedWants,

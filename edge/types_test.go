@@ -79,7 +79,7 @@ func TestCustomerTypeScenarios(t *testing.T) {
 	vip := post(200, create, "", typeBody("type_no", "VIP", "type_name", "Very important"))
 	gold := post(200, create, "", typeBody("type_no", "GOLD", "type_name", "Gold"))
 	ok := []string{`"status":1`, `"error":0`}
-	runScenarios(t, []scenario{
+	runScenariosParallel(t, []scenario{
 		// The seed's four calls with its example bodies.
 		{name: "seed create", method: "POST", url: create, body: seedTypeCreate, status: 200,
 			contains: []string{`{"status":1,"error":0,"message":"Customer type created","data":"`},
