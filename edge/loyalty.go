@@ -101,10 +101,16 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 		}
 		req.Phones = append(req.Phones, Phone{Type: p.Type, Number: e164})
 	}
-	for _, e := range b.Data.Emails {
-		if strings.TrimSpace(e.Value) != "" {
-			req.Emails = append(req.Emails, Email{Type: e.Type, Address: strings.TrimSpace(e.Value)})
+	for i, e := range b.Data.Emails {
+		addr := strings.TrimSpace(e.Value)
+		if addr == "" {
+			continue
 		}
+		if err := CheckEmail(addr); err != nil {
+			field := fmt.Sprintf("data.emails[%d]", i)
+			return Invalid(field, "%s is not a valid email address", field)
+		}
+		req.Emails = append(req.Emails, Email{Type: e.Type, Address: addr})
 	}
 	if len(req.Phones) == 0 && len(req.Emails) == 0 && len(warnings) > 0 {
 		return Invalid("data.phones", "data.phones holds no valid phone number, and there is no email")
@@ -218,13 +224,13 @@ func (s *Server) historyPoint(w http.ResponseWriter, r *http.Request, _ httprout
 		return err
 	}
 	switch typ {
-	case "":
+	case "", "none", "all":
 	case "point":
 		q.Type = EntryAccumulate
 	case "gift":
 		q.Type = EntryRedeem
 	default:
-		return Invalid("type", `type must be "point" or "gift"`)
+		return Invalid("type", `type must be "point", "gift" or "none" (both)`)
 	}
 	if q.From, err = queryMillis(r, "createdAtRangeFrom"); err != nil {
 		return err
