@@ -297,7 +297,7 @@ func TestLoyaltyScenarios(t *testing.T) {
 			contains: []string{`"error":"invalid_data.phones"`, `data.phones`}},
 		{name: "an invalid phone beside a valid one is ignored", setup: func(t *testing.T, h *harness) { seedCatalog(t, h) },
 			method: "POST", url: "/accumulate",
-			body:   `{"code":"TIVInpmx8b98pfg","data":{"phones":[{"value":"023232"},{"value":"0867123456"}]}}`, status: 200,
+			body: `{"code":"TIVInpmx8b98pfg","data":{"phones":[{"value":"023232"},{"value":"0867123456"}]}}`, status: 200,
 			contains: []string{`"warnings":["data.phones[0] is not a valid phone number and was ignored"]`},
 			check:    wantBalance(100, "phone=0867123456")},
 		{name: "an invalid email", method: "POST", url: "/accumulate",
@@ -374,7 +374,7 @@ func TestLoyaltyScenarios(t *testing.T) {
 		{name: "unknown customer", setup: seedEarned, method: "POST", url: "/redeem", body: `{"code":"DAUMAY01","data":{"phone":"0912345678"}}`,
 			status: 404, contains: []string{`{"success":0,"message":"Customer not found","error":"customer_not_found"}`}},
 		{name: "unknown customer by email", setup: seedEarned, method: "POST", url: "/redeem",
-			body: `{"code":"DAUMAY01","data":{"email":"nobody@example.com","phone":"023232"}}`,
+			body:   `{"code":"DAUMAY01","data":{"email":"nobody@example.com","phone":"023232"}}`,
 			status: 404, contains: []string{`"error":"customer_not_found"`}},
 		{name: "redeem without contact", method: "POST", url: "/redeem", body: `{"code":"DAUMAY01","data":{}}`, status: 400,
 			contains: []string{`"success":0`, `"error":"contact_required"`}},
@@ -653,7 +653,7 @@ func TestLoyaltyConcurrentCodeSpentOnce(t *testing.T) {
 // ledgerSums computes a customer's balance and pending straight from its
 // ledger entries (every page of the history), independently of the cached
 // balances the triggers maintain.
-func ledgerSums(t *testing.T, h *harness, ct edge.Contact) (points, pending int64, n int) {
+func ledgerSums(t testing.TB, h *harness, ct edge.Contact) (points, pending int64, n int) {
 	t.Helper()
 	for page := 1; ; page++ {
 		entries, _, err := h.svc.History(context.Background(), edge.HistoryQuery{Contact: ct, Page: page})

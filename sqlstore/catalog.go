@@ -10,9 +10,17 @@ import (
 	"crmedge/edge"
 )
 
+// Lookups by code, checked against the schema's keys by TestQueryPlans.
+const (
+	productQuery   = `SELECT id, name, score FROM products WHERE code = ?`
+	giftQuery      = `SELECT id, name, score FROM gifts WHERE code = ?`
+	codeQuery      = `SELECT product_code, serial, used_by FROM codes WHERE code = ?`
+	spendCodeQuery = `UPDATE codes SET used_by = ? WHERE code = ? AND used_by IS NULL`
+)
+
 func (t *txn) Product(code string) (*edge.Product, error) {
 	p := &edge.Product{Code: code}
-	found, err := t.row(`SELECT id, name, score FROM products WHERE code = ?`, []any{code}, &p.ID, &p.Name, &p.Score)
+	found, err := t.row(productQuery, []any{code}, &p.ID, &p.Name, &p.Score)
 	if err != nil || !found {
 		if err != nil {
 			err = fmt.Errorf("product %s: %w", code, err)
@@ -24,7 +32,7 @@ func (t *txn) Product(code string) (*edge.Product, error) {
 
 func (t *txn) Gift(code string) (*edge.Gift, error) {
 	g := &edge.Gift{Code: code}
-	found, err := t.row(`SELECT id, name, score FROM gifts WHERE code = ?`, []any{code}, &g.ID, &g.Name, &g.Score)
+	found, err := t.row(giftQuery, []any{code}, &g.ID, &g.Name, &g.Score)
 	if err != nil || !found {
 		if err != nil {
 			err = fmt.Errorf("gift %s: %w", code, err)
@@ -37,7 +45,7 @@ func (t *txn) Gift(code string) (*edge.Gift, error) {
 func (t *txn) AccumulationCode(code string) (*edge.AccumulationCode, error) {
 	c := &edge.AccumulationCode{Code: code}
 	var used sql.NullString
-	found, err := t.row(`SELECT product_code, serial, used_by FROM codes WHERE code = ?`, []any{code}, &c.ProductCode, &c.Serial, &used)
+	found, err := t.row(codeQuery, []any{code}, &c.ProductCode, &c.Serial, &used)
 	if err != nil || !found {
 		if err != nil {
 			err = fmt.Errorf("code %s: %w", code, err)
@@ -51,7 +59,7 @@ func (t *txn) AccumulationCode(code string) (*edge.AccumulationCode, error) {
 // SpendCode marks a code used; the WHERE clause makes a second spend a no-op
 // that the caller sees as an error, whatever the domain checked before.
 func (t *txn) SpendCode(code, entryID string) error {
-	res, err := t.exec(`UPDATE codes SET used_by = ? WHERE code = ? AND used_by IS NULL`, entryID, code)
+	res, err := t.exec(spendCodeQuery, entryID, code)
 	if err != nil {
 		return fmt.Errorf("spend code %s: %w", code, err)
 	}
