@@ -192,12 +192,22 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"success": 1, "balance": bal.Points, "pending": bal.Pending, "customerId": nil, "id": nil}
+	out := balanceReply{Success: 1, Balance: bal.Points, Pending: bal.Pending}
 	if c != nil {
-		out["customerId"], out["id"] = c.No, c.ID
+		out.CustomerID, out.ID = &c.No, &c.ID
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// balanceReply is SPEC §3's `{"success":1,"balance":N,"pending":M}`, plus the
+// customer it is about (null for an unknown one, whose balance is 0).
+type balanceReply struct {
+	Success    int     `json:"success"`
+	Balance    int64   `json:"balance"`
+	Pending    int64   `json:"pending"`
+	CustomerID *int64  `json:"customerId"`
+	ID         *string `json:"id"`
 }
 
 func queryContact(r *http.Request) (Contact, error) {

@@ -320,6 +320,17 @@ func TestLoyaltyScenarios(t *testing.T) {
 		{name: "body over 1 MiB", method: "POST", url: "/accumulate",
 			body: `{"code":"X","data":{"name":"` + strings.Repeat("a", 1<<20) + `"}}`, status: 413, contains: []string{`"success":0`}},
 
+		{name: "a replayed accumulate applies once", setup: func(t *testing.T, h *harness) {
+			seedCatalog(t, h)
+			h.mustDo(200, "POST", "/accumulate", "", seedAccumulate, "Idempotency-Key", "till7-0001")
+		}, method: "POST", url: "/accumulate", body: seedAccumulate, headers: []string{"Idempotency-Key", "till7-0001"},
+			status: 200, contains: []string{`"success":1`, `"balance":100`}, check: wantBalance(100, "email=xyz@example.com")},
+		{name: "a replayed redeem applies once", setup: func(t *testing.T, h *harness) {
+			seedEarned(t, h)
+			h.mustDo(200, "POST", "/redeem", "", seedRedeem, "Idempotency-Key", "till7-0002")
+		}, method: "POST", url: "/redeem", body: seedRedeem, headers: []string{"Idempotency-Key", "till7-0002"},
+			status: 200, contains: []string{`"balance":90`}, check: wantBalance(90, "email=xyz@example.com")},
+
 		// Auth, in the loyalty envelope.
 		{name: "no token", method: "POST", url: "/accumulate", token: "none", body: seedAccumulate, status: 401,
 			contains: []string{`{"success":0,"message":"Missing token`, `"error":"unauthorized"}`}},
@@ -394,9 +405,9 @@ func TestLoyaltyScenarios(t *testing.T) {
 
 		// Balance.
 		{name: "balance", setup: seedEarned, method: "GET", url: "/balance?email=xyz@example.com", status: 200,
-			contains: []string{`"success":1`, `"balance":100`, `"pending":0`, `"customerId":1`}},
+			contains: []string{`{"success":1,"balance":100,"pending":0,"customerId":1,"id":"`}},
 		{name: "balance of an unknown customer is 0", method: "GET", url: "/balance?phone=0912345678", status: 200,
-			contains: []string{`"success":1`, `"balance":0`, `"pending":0`}},
+			contains: []string{`{"success":1,"balance":0,"pending":0,"customerId":null,"id":null}`}},
 		{name: "balance without contact", method: "GET", url: "/balance", status: 400,
 			contains: []string{`"success":0`, `"error":"contact_required"`}},
 		{name: "balance with a bad phone", method: "GET", url: "/balance?phone=023232", status: 400,
@@ -820,4 +831,81 @@ func TestLoyaltyWriteAnswersCarryTheBalance(t *testing.T) {
 	if got, _ := balanceOf(t, h, "phone=0867123456"); got != 95 {
 		t.Fatalf("balance %d, want 95", got)
 	}
+}
+
+// centralStub is a reachable central CRM answering the accumulate
+// pass-through with a canned status, and its history with what it accepted.
+type centralStub struct {
+	mu      sync.Mutex
+	status  int
+	body    string
+	err     error
+	history []edge.LedgerEntry
+}
+
+func (c *centralStub) Status() edge.UpstreamStatus { return edge.UpstreamStatus{Online: true} }
+func (c *centralStub) FetchMember(context.Context, string, string) (*edge.Customer, error) {
+	return nil, nil
+}
+func (c *centralStub) FetchHistory(context.Context, edge.Contact) ([]edge.LedgerEntry, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]edge.LedgerEntry(nil), c.history...), nil
+}
+func (c *centralStub) Accumulate(_ context.Context, call edge.Call) (int, []byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, nil, c.err
+	}
+	if c.status == 200 {
+		var b struct {
+			ID   string `json:"id"`
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(call.Body, &b)
+		c.history = append(c.history, edge.LedgerEntry{ID: b.ID, Type: edge.EntryAccumulate, Score: 50, Status: edge.StatusLive,
+			ItemCode: "RADIO01", ItemName: "Radio", Code: b.Code, Serial: "central", Org: "central-org", CreatedAt: time.UnixMilli(1692084490615)})
+	}
+	return c.status, []byte(c.body), nil
+}
+
+func withCentral(c *centralStub) func(*harnessOptions) {
+	return func(o *harnessOptions) { o.upstream = c }
+}
+
+// TestLoyaltyUnknownCodePassThrough: a code the local catalog does not know
+// is the central's to judge.
+func TestLoyaltyUnknownCodePassThrough(t *testing.T) {
+	t.Parallel()
+	runScenarios(t, []scenario{
+		{name: "accepted by the central: its entry and score show here", opts: []func(*harnessOptions){withCentral(&centralStub{status: 200, body: `{"success":1}`})},
+			method: "POST", url: "/accumulate", body: accumulateBody("CENTRAL42", "0867123456", ""), status: 200,
+			contains: []string{`"success":1`, `"score":50`, `"balance":50`, `"pending":0`},
+			check: func(t *testing.T, h *harness, body []byte) {
+				items := historyItems(t, h, "phone=0867123456")
+				if len(items) != 1 || items[0]["score"] != float64(50) || items[0]["code"] != "CENTRAL42" ||
+					items[0]["id"] != decode(t, body)["id"] || items[0]["product"].(map[string]any)["code"] != "RADIO01" {
+					t.Errorf("history after a pass-through: %v", items)
+				}
+				if n := h.outboxLen(); n != 0 {
+					t.Errorf("a pass-through queued %d events; the central has it already", n)
+				}
+			}},
+		{name: "used at the central", opts: []func(*harnessOptions){withCentral(&centralStub{status: 409, body: `{"success":0,"message":"Mã đã được sử dụng","error":"code_used"}`})},
+			method: "POST", url: "/accumulate", body: accumulateBody("CENTRAL42", "0867123456", ""), status: 409,
+			contains: []string{`{"success":0,"message":"Mã đã được sử dụng","error":"code_used"}`}},
+		{name: "unknown at the central", opts: []func(*harnessOptions){withCentral(&centralStub{status: 404, body: `{"success":0,"message":"Not found"}`})},
+			method: "POST", url: "/accumulate", body: accumulateBody("CENTRAL42", "0867123456", ""), status: 404,
+			contains: []string{`"error":"code_not_found"`}},
+		{name: "the central fails", opts: []func(*harnessOptions){withCentral(&centralStub{status: 500, body: `oops`})},
+			method: "POST", url: "/accumulate", body: accumulateBody("CENTRAL42", "0867123456", ""), status: 503,
+			contains: []string{`"success":0`, `HTTP 500`}},
+		{name: "the central cannot be reached", opts: []func(*harnessOptions){withCentral(&centralStub{err: fmt.Errorf("connection reset")})},
+			method: "POST", url: "/accumulate", body: accumulateBody("CENTRAL42", "0867123456", ""), status: 404,
+			contains: []string{`"error":"code_not_found"`, `offline`}},
+		{name: "a known code is not passed through", opts: []func(*harnessOptions){withCentral(&centralStub{err: fmt.Errorf("must not be called")})},
+			setup:  func(t *testing.T, h *harness) { seedCatalog(t, h) },
+			method: "POST", url: "/accumulate", body: seedAccumulate, status: 200, contains: []string{`"balance":100`, `"pending":100`}},
+	})
 }
