@@ -900,7 +900,7 @@ func TestLoyaltyUnknownCodePassThrough(t *testing.T) {
 			contains: []string{`"error":"code_not_found"`}},
 		{name: "the central fails", opts: []func(*harnessOptions){withCentral(&centralStub{status: 500, body: `oops`})},
 			method: "POST", url: "/accumulate", body: accumulateBody("CENTRAL42", "0867123456", ""), status: 503,
-			contains: []string{`"success":0`, `HTTP 500`}},
+			contains: []string{`"success":0`, `HTTP 500`, `"error":"upstream_unavailable"`}},
 		{name: "the central cannot be reached", opts: []func(*harnessOptions){withCentral(&centralStub{err: fmt.Errorf("connection reset")})},
 			method: "POST", url: "/accumulate", body: accumulateBody("CENTRAL42", "0867123456", ""), status: 404,
 			contains: []string{`"error":"code_not_found"`, `offline`}},

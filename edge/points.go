@@ -44,6 +44,9 @@ const (
 	ReasonCustomerNotFound   = "customer_not_found"
 	ReasonInsufficientPoints = "insufficient_points"
 	ReasonContactRequired    = "contact_required"
+	// ReasonUpstreamUnavailable: the central CRM failed while judging a code
+	// this edge does not know (5xx, 429, or our credentials refused); retry.
+	ReasonUpstreamUnavailable = "upstream_unavailable"
 )
 
 func (r *AccumulateRequest) validate() error {
@@ -309,7 +312,10 @@ func upstreamLoyaltyError(status int, body []byte) error {
 		msg = fmt.Sprintf("The central CRM refused the code (HTTP %d)", status)
 	}
 	reason := env.Error
-	if reason == "" {
+	switch {
+	case code == EUNAVAILABLE:
+		reason = ReasonUpstreamUnavailable
+	case reason == "":
 		reason = ReasonCodeNotFound
 	}
 	return &Error{Code: code, Reason: reason, Message: msg}
