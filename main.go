@@ -355,9 +355,16 @@ func runImport(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Wri
 		return err
 	}
 	defer f.Close()
+	tty := isTerminal(os.Stderr)
+	if tty {
+		fmt.Fprintf(os.Stderr, "reading %s…", args[1])
+	}
 	batch, err := edge.ParseCatalog(args[0], f)
+	if tty {
+		fmt.Fprintln(os.Stderr)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %s", args[1], edge.ErrorMessage(err))
+		return fmt.Errorf("%s: %s (nothing imported)", args[1], importMessage(err))
 	}
 	db, err := openDB(ctx, fs)
 	if err != nil {
@@ -365,7 +372,7 @@ func runImport(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Wri
 	}
 	defer db.Close()
 	progress := func(done, total int) {}
-	if isTerminal(os.Stderr) {
+	if tty {
 		progress = func(done, total int) {
 			fmt.Fprintf(os.Stderr, "\rimporting %s: %d/%d rows (%d%%)", args[0], done, total, done*100/max(total, 1))
 			if done == total {
@@ -375,10 +382,22 @@ func runImport(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Wri
 	}
 	start := time.Now()
 	if err := edge.NewService(edge.Config{Store: db}).ImportCatalog(ctx, batch, progress); err != nil {
-		return fmt.Errorf("%s: %s", args[1], edge.ErrorMessage(err))
+		if tty {
+			fmt.Fprintln(os.Stderr)
+		}
+		return fmt.Errorf("%s: %s (nothing imported)", args[1], importMessage(err))
 	}
 	_, err = fmt.Fprintf(out, "imported %d %s in %s\n", batch.Len(), args[0], time.Since(start).Round(time.Millisecond))
 	return err
+}
+
+// importMessage is what the operator reads: a bad file's line, or the
+// underlying error (the CLI has no cashier to hide it from).
+func importMessage(err error) string {
+	if edge.ErrorCode(err) == edge.EINTERNAL {
+		return err.Error()
+	}
+	return edge.ErrorMessage(err)
 }
 
 func isTerminal(f *os.File) bool {

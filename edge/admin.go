@@ -180,7 +180,11 @@ func (s *Server) adminImport(kind string) apiHandler {
 		if err := s.svc.ImportCatalog(r.Context(), b, nil); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "kind": kind, "rows": b.Len()})
+		writeJSON(w, http.StatusOK, struct {
+			OK   bool   `json:"ok"`
+			Kind string `json:"kind"`
+			Rows int    `json:"rows"`
+		}{true, kind, b.Len()})
 		return nil
 	}
 }

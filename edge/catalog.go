@@ -38,7 +38,8 @@ type CatalogBatch struct {
 	Products []Product
 	Codes    []AccumulationCode
 	Gifts    []Gift
-	where    []string // per row, where it was read ("line 7"); for error messages
+	lines    []int32 // per row, the file line it was read from; for error messages
+	fromJSON bool    // rows are JSON items (numbered from 1 in messages)
 }
 
 // Len is the number of rows in the batch.

@@ -19,6 +19,9 @@ const (
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details only in the log
 )
 
+// EMETHOD: the path exists, but not with this HTTP method (405).
+const EMETHOD = "method_not_allowed"
+
 // Error is a domain error whose Message is safe to show on a cashier's screen.
 type Error struct {
 	Code    string // one of the E* codes
@@ -98,6 +101,8 @@ func HTTPStatus(code string) int {
 		return 404
 	case ECONFLICT:
 		return 409
+	case EMETHOD:
+		return 405
 	case ETOOLARGE:
 		return 413
 	case ERATELIMIT:

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -65,7 +64,7 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 		f(&o)
 	}
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "crmedge.db"), sqlstore.Options{})
+	db, err := sqlstore.Open(ctx, freshDBFile(t), sqlstore.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

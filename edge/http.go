@@ -40,7 +40,8 @@ type Server struct {
 	opts    ServerOptions
 	router  *httprouter.Router
 	metrics *Metrics
-	limits  sync.Map // token name → *rate.Limiter
+	limits  sync.Map            // token name → *rate.Limiter
+	paths   map[string]*dialect // route path → its dialect, for 405 answers
 }
 
 // NewServer builds the router.
@@ -51,7 +52,8 @@ func NewServer(svc *Service, opts ServerOptions) *Server {
 	if opts.RateBurst <= 0 {
 		opts.RateBurst = max(1, int(opts.RateLimit*2))
 	}
-	s := &Server{svc: svc, log: opts.Logger, opts: opts, router: httprouter.New(), metrics: NewMetrics(svc)}
+	s := &Server{svc: svc, log: opts.Logger, opts: opts, router: httprouter.New(), metrics: NewMetrics(svc),
+		paths: map[string]*dialect{}}
 	s.router.RedirectTrailingSlash = false
 	s.router.RedirectFixedPath = false
 	s.router.HandleMethodNotAllowed = true
@@ -59,6 +61,10 @@ func NewServer(svc *Service, opts ServerOptions) *Server {
 		writeJSON(w, http.StatusNotFound, map[string]any{"status": 404, "message": "No such endpoint", "data": nil})
 	})
 	s.router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d, ok := s.paths[r.URL.Path]; ok {
+			d.writeError(w, &Error{Code: EMETHOD, Reason: EMETHOD, Message: fmt.Sprintf("Method %s is not allowed here", r.Method)})
+			return
+		}
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"status": 405, "message": "Method not allowed", "data": nil})
 	})
 	s.router.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
@@ -183,6 +189,7 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 // handle registers a route with authentication, rate limiting, idempotent
 // replay for writes, and error rendering.
 func (s *Server) handle(method, path string, d *dialect, acc access, h apiHandler) {
+	s.paths[path] = d
 	s.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		info := infoOf(r.Context())
 		info.route = path

@@ -101,10 +101,16 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 		}
 		req.Phones = append(req.Phones, Phone{Type: p.Type, Number: e164})
 	}
-	for _, e := range b.Data.Emails {
-		if strings.TrimSpace(e.Value) != "" {
-			req.Emails = append(req.Emails, Email{Type: e.Type, Address: strings.TrimSpace(e.Value)})
+	for i, e := range b.Data.Emails {
+		addr := strings.TrimSpace(e.Value)
+		if addr == "" {
+			continue
 		}
+		if err := CheckEmail(addr); err != nil {
+			field := fmt.Sprintf("data.emails[%d]", i)
+			return Invalid(field, "%s is not a valid email address", field)
+		}
+		req.Emails = append(req.Emails, Email{Type: e.Type, Address: addr})
 	}
 	if len(req.Phones) == 0 && len(req.Emails) == 0 && len(warnings) > 0 {
 		return Invalid("data.phones", "data.phones holds no valid phone number, and there is no email")
@@ -186,12 +192,22 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"success": 1, "balance": bal.Points, "pending": bal.Pending, "customerId": nil, "id": nil}
+	out := balanceReply{Success: 1, Balance: bal.Points, Pending: bal.Pending}
 	if c != nil {
-		out["customerId"], out["id"] = c.No, c.ID
+		out.CustomerID, out.ID = &c.No, &c.ID
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// balanceReply is SPEC §3's `{"success":1,"balance":N,"pending":M}`, plus the
+// customer it is about (null for an unknown one, whose balance is 0).
+type balanceReply struct {
+	Success    int     `json:"success"`
+	Balance    int64   `json:"balance"`
+	Pending    int64   `json:"pending"`
+	CustomerID *int64  `json:"customerId"`
+	ID         *string `json:"id"`
 }
 
 func queryContact(r *http.Request) (Contact, error) {
@@ -218,13 +234,13 @@ func (s *Server) historyPoint(w http.ResponseWriter, r *http.Request, _ httprout
 		return err
 	}
 	switch typ {
-	case "":
+	case "", "none", "all":
 	case "point":
 		q.Type = EntryAccumulate
 	case "gift":
 		q.Type = EntryRedeem
 	default:
-		return Invalid("type", `type must be "point" or "gift"`)
+		return Invalid("type", `type must be "point", "gift" or "none" (both)`)
 	}
 	if q.From, err = queryMillis(r, "createdAtRangeFrom"); err != nil {
 		return err

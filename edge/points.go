@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,6 +44,9 @@ const (
 	ReasonCustomerNotFound   = "customer_not_found"
 	ReasonInsufficientPoints = "insufficient_points"
 	ReasonContactRequired    = "contact_required"
+	// ReasonUpstreamUnavailable: the central CRM failed while judging a code
+	// this edge does not know (5xx, 429, or our credentials refused); retry.
+	ReasonUpstreamUnavailable = "upstream_unavailable"
 )
 
 func (r *AccumulateRequest) validate() error {
@@ -166,7 +170,7 @@ func (s *Service) wantedID(tx Tx, want string) string {
 
 // contactCustomer finds the customer by the request's contact, adding the
 // phones and emails it does not have yet (skipping any another customer owns),
-// or creates one.
+// or creates one. A returning customer with nothing new costs no write.
 func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (*Customer, error) {
 	c, err := customerByContact(tx, req.contact())
 	if err != nil {
@@ -177,34 +181,41 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (*Customer, err
 		patch.Name = &req.Name
 	}
 	for _, ph := range req.Phones {
+		if c != nil && slices.ContainsFunc(c.Phones, func(have Phone) bool { return have.Number == ph.Number }) {
+			continue
+		}
 		owner, err := tx.CustomerIDByPhone(ph.Number)
 		if err != nil {
 			return nil, err
 		}
-		if owner == "" || c != nil && owner == c.ID {
+		if owner == "" {
 			patch.Phones = append(patch.Phones, ph)
 		}
 	}
 	for _, em := range req.Emails {
+		norm := NormalizeEmail(em.Address)
+		if c != nil && slices.ContainsFunc(c.Emails, func(have Email) bool { return NormalizeEmail(have.Address) == norm }) {
+			continue
+		}
 		owner, err := tx.CustomerIDByEmail(em.Address)
 		if err != nil {
 			return nil, err
 		}
-		if owner == "" || c != nil && owner == c.ID {
+		if owner == "" {
 			patch.Emails = append(patch.Emails, em)
 		}
 	}
 	if c == nil {
 		return s.newCustomer(tx, &patch)
 	}
-	before := len(c.Phones) + len(c.Emails)
+	if patch.Name == nil && len(patch.Phones) == 0 && len(patch.Emails) == 0 {
+		return c, nil
+	}
 	if err := s.applyPatch(tx, c, &patch, true); err != nil {
 		return nil, err
 	}
-	if patch.Name != nil || len(c.Phones)+len(c.Emails) != before {
-		if err := tx.UpdateCustomer(c); err != nil {
-			return nil, err
-		}
+	if err := tx.UpdateCustomer(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -301,7 +312,10 @@ func upstreamLoyaltyError(status int, body []byte) error {
 		msg = fmt.Sprintf("The central CRM refused the code (HTTP %d)", status)
 	}
 	reason := env.Error
-	if reason == "" {
+	switch {
+	case code == EUNAVAILABLE:
+		reason = ReasonUpstreamUnavailable
+	case reason == "":
 		reason = ReasonCodeNotFound
 	}
 	return &Error{Code: code, Reason: reason, Message: msg}
