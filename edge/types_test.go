@@ -1,7 +1,6 @@
 package edge_test
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,8 +30,6 @@ const (
 }`
 	seedTypeList = "/api/crm/type/list?vbot_id=sample%20string%201&project_code=sample%20string%202"
 )
-
-var hexID = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
 // typeList returns a scope's types as the list endpoint shows them.
 func typeList(t *testing.T, h *harness, url string) []map[string]any {
