@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // MemberWrite is a create or update through the member dialect: the phone is
@@ -262,6 +263,11 @@ func (s *Service) readThroughMember(ctx context.Context, e164, posID string) (*C
 	if err != nil || remote == nil {
 		return nil, nil //nolint:nilerr // unreachable central: not found locally is the answer
 	}
+	// The central answered for this phone: it is the customer's, whatever
+	// form (or none) its answer shows.
+	if !slices.Contains(phonesOf(remote), e164) {
+		remote.Phones = append([]Phone{{Number: e164}}, remote.Phones...)
+	}
 	var cached *Customer
 	err = s.store.Write(ctx, func(tx Tx) error {
 		c, err := s.cacheRemoteCustomer(tx, remote)
@@ -407,4 +413,3 @@ func (s *Service) importHistory(ctx context.Context, c *Customer) error {
 		return tx.MarkHistoryImported(c.ID, s.nowMs())
 	})
 }
-
