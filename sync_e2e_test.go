@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -209,13 +210,13 @@ func checkExactlyOnce(t testing.TB, p *process, fakeURL string) {
 func TestE2EUpstreamDownThenBack(t *testing.T) {
 	t.Parallel()
 	fake := startFake(t, "--token", "central-secret", "--accept-unknown-codes")
-	mustCall(t, 200, "POST", fake+"/_fake/faults", "", `{"down":true}`)
+	mustCall(t, 200, "POST", fake+"/_fake/faults", "", `{"down":true,"reject_codes":{"K9":422}}`)
 	dir := t.TempDir()
 	p := startServe(t, dir, "--upstream", fake, "--upstream-token", "central-secret", "--upstream-max-backoff", "1s")
 	loadCatalog(t, p, 20)
 
 	// The line is down: every write is still answered, from the local file.
-	var slowest time.Duration
+	var took []time.Duration
 	for i := range 10 {
 		for _, w := range []struct{ method, path, body string }{
 			{"POST", "/customers_location?pos_id=shop1", `{"phone":"` + e2ePhone(i) + `","name":"A"}`},
@@ -224,12 +225,13 @@ func TestE2EUpstreamDownThenBack(t *testing.T) {
 		} {
 			start := time.Now()
 			mustCall(t, 200, w.method, p.URL+w.path, p.Token, w.body)
-			slowest = max(slowest, time.Since(start))
+			took = append(took, time.Since(start))
 		}
 	}
-	t.Logf("slowest write while the upstream was down: %s", slowest)
-	if slowest > time.Second {
-		t.Errorf("a write took %s while the upstream was down", slowest)
+	slices.Sort(took)
+	t.Logf("writes while the upstream was down: median %s, slowest %s", took[len(took)/2], took[len(took)-1])
+	if took[len(took)/2] > 500*time.Millisecond {
+		t.Errorf("writes took %s (median) while the upstream was down", took[len(took)/2])
 	}
 	s := waitSync(t, p, "offline", func(s syncJSON) bool { return !s.Online && s.LastError != nil })
 	if s.Pending != 30 {
@@ -238,15 +240,36 @@ func TestE2EUpstreamDownThenBack(t *testing.T) {
 	// The line comes back: the backlog drains, each event applied once.
 	mustCall(t, 200, "POST", fake+"/_fake/faults", "", `{"down":false}`)
 	s = waitSync(t, p, "drained", func(s syncJSON) bool { return s.Pending == 0 })
-	if !s.Online || s.Dead != 0 || s.LastError != nil {
+	if !s.Online || s.Dead != 1 {
 		t.Errorf("sync after the backlog drained: %+v", s)
+	}
+	// The one write the central refused is a dead letter; once the central
+	// is fixed, the CLI retries it.
+	dead := runCLI(t, dir, "outbox", "list", "--dead")
+	if lines := strings.Split(strings.TrimSpace(dead), "\n"); len(lines) != 1 || !strings.Contains(dead, `"kind":"accumulate"`) ||
+		!strings.Contains(dead, `"last_status":422`) || !strings.Contains(dead, "rejected by central") {
+		t.Errorf("outbox list --dead:\n%s", dead)
+	}
+	if bal := mustCall(t, 200, "GET", p.URL+"/balance?phone="+e2ePhone(9), p.Token, ""); !strings.Contains(bal, `"balance":0`) {
+		t.Errorf("balance after the rejected accumulate: %s", bal)
+	}
+	mustCall(t, 200, "POST", fake+"/_fake/faults", "", `{"reject_codes":{"K9":0}}`)
+	if out := runCLI(t, dir, "outbox", "retry", "--all-dead"); !strings.Contains(out, "requeued 1 events") {
+		t.Errorf("outbox retry --all-dead: %s", out)
+	}
+	s = waitSync(t, p, "the dead letter delivered", func(s syncJSON) bool { return s.Pending == 0 && s.Dead == 0 })
+	if !s.Online || s.LastError != nil {
+		t.Errorf("sync after the retry: %+v", s)
+	}
+	if bal := mustCall(t, 200, "GET", p.URL+"/balance?phone="+e2ePhone(9), p.Token, ""); !strings.Contains(bal, `"balance":100`) {
+		t.Errorf("balance after the retried accumulate was delivered: %s", bal)
 	}
 	checkExactlyOnce(t, p, fake)
 	if n := len(outbox(t, p)); n != 30 {
 		t.Errorf("%d events, want 30", n)
 	}
 	metrics := mustCall(t, 200, "GET", p.URL+"/metrics", "", "")
-	for _, want := range []string{`crmedge_upstream_forward_total{result="delivered"} 30`, `crmedge_outbox_pending 0`, `crmedge_upstream_online 1`} {
+	for _, want := range []string{`crmedge_upstream_forward_total{result="delivered"} 30`, `crmedge_upstream_forward_total{result="dead"} 1`, `crmedge_outbox_pending 0`, `crmedge_upstream_online 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
