@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"crmedge/edge"
@@ -261,8 +262,17 @@ func describe(method, path string, err error, timeout time.Duration) string {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+	var dnsErr *net.DNSError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("%s %s: no answer within %s", method, path, timeout)
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("%s %s: %s", method, path, dnsErr.Error())
+	case errors.As(err, &errno):
+		return fmt.Sprintf("%s %s: %s", method, path, errno.Error())
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("%s %s: connection closed without an answer", method, path)
 	}
 	return fmt.Sprintf("%s %s: %v", method, path, err)
 }

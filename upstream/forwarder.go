@@ -161,9 +161,10 @@ func (f *Forwarder) Run(ctx context.Context) {
 		case <-f.c.wake:
 		case <-timer.C:
 			if !target.IsZero() {
+				now := f.svc.Now()
 				kept := retries[:0]
 				for _, t := range retries {
-					if t.After(target) {
+					if t.After(target) && t.After(now) {
 						kept = append(kept, t)
 					}
 				}
@@ -290,7 +291,12 @@ func (f *Forwarder) deliver(ctx context.Context, ev edge.Event) time.Time {
 		return time.Time{}
 	}
 	f.opts.OnResult(ResultRetry)
-	log.Debug("retry", "status", status, "attempts", ev.Attempts+1, "in", delay.Round(time.Millisecond), "err", lastErr)
+	if err != nil {
+		log.Debug("retry", "attempts", ev.Attempts+1, "in", delay.Round(time.Millisecond), "err", err)
+	} else {
+		// Not the answer's body: a central's message may quote a phone.
+		log.Debug("retry", "status", status, "attempts", ev.Attempts+1, "in", delay.Round(time.Millisecond))
+	}
 	return next
 }
 
