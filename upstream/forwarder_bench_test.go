@@ -75,7 +75,7 @@ func drainOnce(b *testing.B, concurrency, n int) time.Duration {
 			}
 			body := fmt.Sprintf(`{"_id":%q,"phone":"09%08d","name":"v%d"}`, id, i, round)
 			evs = append(evs, edge.Event{ID: ids.NewID(), Stream: id, Kind: kind, State: edge.EventPending,
-				Call: edge.Call{Method: method, Path: "/customers_location", Query: "pos_id=shop1", Body: []byte(body)},
+				Call:      edge.Call{Method: method, Path: "/customers_location", Query: "pos_id=shop1", Body: []byte(body)},
 				CreatedAt: time.Now()})
 		}
 	}
