@@ -224,14 +224,16 @@ const (
 )
 
 // classify: 2xx delivered; no answer, 408, 429 and 5xx retried; any other
-// answer is the central refusing the write for good.
+// 4xx is the central refusing the write for good. A 3xx (not followed: the
+// token must not go elsewhere) says the URL is wrong, not the write: retried,
+// and shown in last_error until --upstream is fixed.
 func classify(status int, err error) verdict {
 	switch {
 	case err != nil:
 		return retry
 	case status >= 200 && status <= 299:
 		return delivered
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500, status < 400:
 		return retry
 	}
 	return dead
