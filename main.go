@@ -202,6 +202,7 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	cfg := edge.Config{Store: db, Org: org}
 	if client != nil {
 		cfg.Upstream = client
+		cfg.Notify = client.Notify // a committed write wakes the forwarder
 	}
 	svc := edge.NewService(cfg)
 	if secret, err := svc.EnsureAdminToken(ctx); err != nil {

@@ -3,6 +3,9 @@ package edge
 // The member dialect: GET/POST/PUT /customers_location (member-api.txt).
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -310,3 +313,96 @@ func nonEmpty(s string) *string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// DecodeMember reads a central CRM's `GET /customers_location` answer (the
+// member envelope, or its bare `data` object) into a Customer: the mapping of
+// memberView, backwards. It is lenient, as read-through must be: a field that
+// does not fit (a gender that is not 1/2, a birthday that is no date, text over
+// the length cap, an unparseable phone or email) is left out, not fatal. An
+// envelope whose data is null decodes to nil, nil.
+func DecodeMember(body []byte) (*Customer, error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, fmt.Errorf("decode member: %w", err)
+	}
+	obj := env
+	if data, ok := env["data"]; ok {
+		if string(bytes.TrimSpace(data)) == "null" {
+			return nil, nil
+		}
+		obj = nil
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return nil, fmt.Errorf("decode member data: %w", err)
+		}
+	}
+	str := func(key string) string {
+		v := looseString(obj[key])
+		if checkText(key, v) != nil {
+			return ""
+		}
+		return v
+	}
+	c := &Customer{ID: looseString(obj["_id"]), Name: str("name")}
+	if !ValidID(c.ID) {
+		c.ID = ""
+	}
+	if n, err := strconv.ParseInt(looseString(obj["customerId"]), 10, 64); err == nil {
+		c.No = n
+	}
+	if g, err := genderFromMember(str("gender")); err == nil {
+		c.Gender = g
+	}
+	if m, d, err := parseMonthDay(str("birthday")); err == nil {
+		c.Birth.Month, c.Birth.Day = m, d
+	}
+	if y, err := parseYear(str("year_birthday")); err == nil {
+		c.Birth.Year = y
+	}
+	if c.Birth.Year != 0 && c.Birth.HasMonthDay() && !validMonthDay(c.Birth.Month, c.Birth.Day, c.Birth.Year) {
+		c.Birth.Month, c.Birth.Day = 0, 0
+	}
+	if e164, err := NormalizePhone(str("phone")); err == nil {
+		c.Phones = []Phone{{Number: e164}}
+	}
+	if em := strings.TrimSpace(str("email")); em != "" && CheckEmail(em) == nil {
+		c.Emails = []Email{{Address: em}}
+	}
+	for _, key := range []string{AttrRelationshipStatus, AttrHomeTown, AttrAddress, AttrFbID, AttrFacebook, AttrTwitter, AttrAgeRange} {
+		if v := strings.TrimSpace(str(key)); v != "" {
+			if c.Attrs == nil {
+				c.Attrs = map[string]string{}
+			}
+			c.Attrs[key] = v
+		}
+	}
+	c.CreatedAt = parseMemberDate(str("created_at"))
+	c.UpdatedAt = parseMemberDate(str("updated_at"))
+	return c, nil
+}
+
+// looseString reads a JSON string or number as text; anything else is "".
+func looseString(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return strings.TrimSpace(s)
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		return string(raw)
+	}
+	return ""
+}
+
+// parseMemberDate reads dd-mm-yyyy in the local time zone; zero when it is not.
+func parseMemberDate(v string) time.Time {
+	t, err := time.ParseInLocation("02-01-2006", v, time.Local)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}

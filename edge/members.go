@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // MemberWrite is a create or update through the member dialect: the phone is
@@ -261,6 +262,11 @@ func (s *Service) readThroughMember(ctx context.Context, e164, posID string) (*C
 	remote, err := s.upstream.FetchMember(ctx, e164, posID)
 	if err != nil || remote == nil {
 		return nil, nil //nolint:nilerr // unreachable central: not found locally is the answer
+	}
+	// The central answered for this phone: it is the customer's, whatever
+	// form (or none) its answer shows.
+	if !slices.Contains(phonesOf(remote), e164) {
+		remote.Phones = append([]Phone{{Number: e164}}, remote.Phones...)
 	}
 	var cached *Customer
 	err = s.store.Write(ctx, func(tx Tx) error {

@@ -18,6 +18,9 @@ type Call struct {
 	Path   string
 	Query  string // raw query string
 	Body   []byte // JSON
+	// Key is the Idempotency-Key of a synchronous call (the accumulate
+	// pass-through); the forwarder sends the event id instead. Not stored.
+	Key string
 }
 
 // Event is one accepted write waiting to be (or already) forwarded upstream.

@@ -220,21 +220,55 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (*Customer, err
 	return c, nil
 }
 
+// errOfflineCode is the answer for a code the local catalog does not know
+// while the central CRM cannot be asked.
+var errOfflineCode = (&Error{Code: ENOTFOUND, Message: "Code not found in the local catalog, and the central CRM is unreachable (the edge is offline)"}).WithReason(ReasonCodeNotFound)
+
 // accumulateUpstream handles a code the local catalog does not know: the
 // central CRM is asked synchronously and, on success, the customer's central
-// history is imported so the entry shows with the central's score.
+// history is imported so the entry shows with the central's score. Nothing is
+// queued: the call itself carried the write upstream. The customer is stored
+// here only once the central accepted, so a refused or unreachable call leaves
+// no customer the central never heard of.
 func (s *Service) accumulateUpstream(ctx context.Context, req AccumulateRequest, call Call) (*PointsResult, error) {
 	if !s.upstreamReachable() {
-		msg := "Code not found"
-		if s.upstream != nil {
-			msg = "Code not found in the local catalog, and the central CRM is unreachable (the edge is offline)"
+		if s.upstream == nil {
+			return nil, (&Error{Code: ENOTFOUND, Message: "Code not found"}).WithReason(ReasonCodeNotFound)
 		}
-		return nil, (&Error{Code: ENOTFOUND, Message: msg}).WithReason(ReasonCodeNotFound)
+		return nil, errOfflineCode
 	}
-	// The customer must exist here for the imported entry to belong to; it is
-	// created without an outbox event since the call below carries it upstream.
+	// The ids the central is asked to keep: the customer's (existing here, or
+	// minted now) and the ledger entry's.
+	customerID := req.CustomerID
+	err := s.store.Read(ctx, func(tx Tx) error {
+		c, err := customerByContact(tx, req.contact())
+		if c != nil {
+			customerID = c.ID
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accumulate %s upstream: %w", req.Code, err)
+	}
+	if !ValidID(customerID) {
+		customerID = s.newID()
+	}
+	entryID := req.EntryID
+	if !ValidID(entryID) {
+		entryID = s.newID()
+	}
+	call.Body = stampBody(call.Body, map[string]any{"id": entryID}, "data", map[string]any{"_id": customerID})
+	call.Key = entryID
+	status, body, err := s.upstream.Accumulate(ctx, call)
+	if err != nil {
+		return nil, errOfflineCode
+	}
+	if status < 200 || status > 299 {
+		return nil, upstreamLoyaltyError(status, body)
+	}
 	var c *Customer
-	err := s.store.Write(ctx, func(tx Tx) error {
+	req.CustomerID = customerID
+	err = s.store.Write(ctx, func(tx Tx) error {
 		var err error
 		c, err = s.contactCustomer(tx, &req)
 		return err
@@ -242,28 +276,25 @@ func (s *Service) accumulateUpstream(ctx context.Context, req AccumulateRequest,
 	if err != nil {
 		return nil, fmt.Errorf("accumulate %s upstream: %w", req.Code, err)
 	}
-	entryID := req.EntryID
-	if !ValidID(entryID) {
-		entryID = s.newID()
+	// The central's history has the entry with its score; if it cannot be
+	// read now, the central's answer is recorded instead (the full history
+	// is imported on a later pass-through).
+	importErr := s.importHistory(ctx, c)
+	var answer struct {
+		Score int64  `json:"score"`
+		ID    string `json:"id"`
 	}
-	call.Body = stampBody(call.Body, map[string]any{"id": entryID}, "data", map[string]any{"_id": c.ID})
-	status, body, err := s.upstream.Accumulate(ctx, call)
-	if err != nil {
-		return nil, (&Error{Code: ENOTFOUND, Message: "Code not found in the local catalog, and the central CRM is unreachable (the edge is offline)"}).WithReason(ReasonCodeNotFound)
-	}
-	if status < 200 || status > 299 {
-		return nil, upstreamLoyaltyError(status, body)
-	}
-	if err := s.importHistory(ctx, c); err != nil {
-		return nil, &Error{Code: EUNAVAILABLE, Reason: "upstream_history", Message: "The central CRM accepted the code but its history could not be read; the points will show shortly"}
+	_ = json.Unmarshal(body, &answer)
+	if ValidID(answer.ID) {
+		entryID = answer.ID
 	}
 	var res PointsResult
-	err = s.store.Read(ctx, func(tx Tx) error {
+	err = s.store.Write(ctx, func(tx Tx) error {
 		e, err := tx.LedgerEntry(entryID)
 		if err != nil {
 			return err
 		}
-		if e == nil {
+		if e == nil && importErr == nil {
 			entries, err := tx.History(HistoryFilter{CustomerID: c.ID, Type: EntryAccumulate, Limit: HistoryPageSize})
 			if err != nil {
 				return err
@@ -275,10 +306,16 @@ func (s *Service) accumulateUpstream(ctx context.Context, req AccumulateRequest,
 				}
 			}
 		}
-		if e != nil {
-			res.Entry = *e
+		if e == nil {
+			e = &LedgerEntry{ID: entryID, CustomerID: c.ID, Type: EntryAccumulate, Score: answer.Score,
+				Status: StatusLive, Confirmed: true, ItemCode: req.Code, Code: req.Code,
+				Org: s.org, PosID: req.PosID, TokenName: PrincipalFrom(ctx).TokenName,
+				Origin: OriginUpstream, CreatedAt: s.nowMs()}
+			if _, err := tx.ImportLedgerEntry(e); err != nil {
+				return err
+			}
 		}
-		res.Customer = c
+		res.Entry, res.Customer = *e, c
 		res.Balance, err = tx.Balance(c.ID)
 		return err
 	})

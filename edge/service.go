@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	Org      string   // organisation id shown as `org` in loyalty history
 	Now      func() time.Time
 	NewID    func() string
+	// Notify, when set, is called after a write that queued an outbox event
+	// has committed: the forwarder's wake-up. It must not block.
+	Notify func()
 }
 
 // Service holds the business rules. Dialect handlers call it; it calls the
@@ -44,12 +48,13 @@ type Service struct {
 	org      string
 	now      func() time.Time
 	newID    func() string
+	notify   func()
 }
 
 // NewService returns a Service; zero Now and NewID get the real clock and an
 // ObjectID-style generator.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, upstream: cfg.Upstream, org: cfg.Org, now: cfg.Now, newID: cfg.NewID}
+	s := &Service{store: cfg.Store, upstream: cfg.Upstream, org: cfg.Org, now: cfg.Now, newID: cfg.NewID, notify: cfg.Notify}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -65,6 +70,10 @@ func (s *Service) Org() string { return s.org }
 // Forwarding reports whether writes are queued for a central CRM.
 func (s *Service) Forwarding() bool { return s.upstream != nil }
 
+// Now is the service's clock: the forwarder schedules retries on it, so that
+// DueEvents and the schedule agree.
+func (s *Service) Now() time.Time { return s.now() }
+
 // Ping checks the database.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
@@ -76,13 +85,15 @@ func (s *Service) nowMs() time.Time { return s.now().Truncate(time.Millisecond) 
 var errDuplicateKey = &Error{Code: EUNAVAILABLE, Reason: "duplicate_request", Message: "A request with this Idempotency-Key is already being processed; retry shortly"}
 
 // IsDuplicateKey reports whether err means the idempotency key was taken.
-func IsDuplicateKey(err error) bool { return err == errDuplicateKey }
+func IsDuplicateKey(err error) bool { return errors.Is(err, errDuplicateKey) }
 
 // write runs fn on the single writer. A request carrying an Idempotency-Key
-// claims it in the same transaction, so a replay can never apply twice.
+// claims it in the same transaction, so a replay can never apply twice. Every
+// write through here queues an outbox event when it succeeds, so the forwarder
+// is woken after the commit.
 func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
 	key := IdempotencyKey(ctx)
-	return s.store.Write(ctx, func(tx Tx) error {
+	err := s.store.Write(ctx, func(tx Tx) error {
 		if key != "" {
 			ok, err := tx.ClaimIdempotencyKey(key, s.now())
 			if err != nil {
@@ -94,6 +105,10 @@ func (s *Service) write(ctx context.Context, fn func(Tx) error) error {
 		}
 		return fn(tx)
 	})
+	if err == nil && s.upstream != nil && s.notify != nil {
+		s.notify()
+	}
+	return err
 }
 
 // queue appends an outbox event for the central CRM, in the caller's

@@ -66,6 +66,7 @@ type Tx interface {
 	EventRetry(id string, status int, lastErr string, next time.Time) error
 	EventDead(id string, status int, body string, at time.Time) error
 	RequeueEvent(id string, at time.Time) (bool, error)
+	ExpediteEvents(now time.Time) (int64, error) // pending events that failed to reach the upstream become due now
 	Events(f OutboxFilter) ([]Event, error)
 	SyncCounts() (SyncCounts, error)
 

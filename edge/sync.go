@@ -90,6 +90,23 @@ func (s *Service) EventRetry(ctx context.Context, ev *Event, status int, lastErr
 	})
 }
 
+// ExpediteRetries makes due at once every pending event whose last attempt
+// could not reach the central CRM (network error or timeout): called when the
+// line comes back, so the backlog drains without waiting out its backoff.
+// Events the central answered (429, 5xx) keep their schedule.
+func (s *Service) ExpediteRetries(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.store.Write(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.ExpediteEvents(s.nowMs())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expedite retries: %w", err)
+	}
+	return n, nil
+}
+
 // OutboxEvents lists events for operators.
 func (s *Service) OutboxEvents(ctx context.Context, f OutboxFilter) ([]Event, error) {
 	if f.Limit <= 0 || f.Limit > 10000 {

@@ -246,6 +246,19 @@ func (db *DB) QuickCheck(ctx context.Context) error {
 	return nil
 }
 
+// IntegrityCheck runs PRAGMA integrity_check, the thorough one (it reads every
+// page and index): nil when SQLite answers "ok".
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	var res string
+	if err := db.read.QueryRowContext(ctx, `PRAGMA integrity_check(1)`).Scan(&res); err != nil {
+		return fmt.Errorf("integrity_check %s: %w", db.path, describe(err))
+	}
+	if res != "ok" {
+		return fmt.Errorf("integrity_check %s: %s", db.path, res)
+	}
+	return nil
+}
+
 // EdgeID returns this database's edge id, minting it on first use. It is sent
 // upstream as X-Edge-Id.
 func (db *DB) EdgeID(ctx context.Context) (string, error) {

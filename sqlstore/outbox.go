@@ -113,6 +113,16 @@ func (t *txn) RequeueEvent(id string, at time.Time) (bool, error) {
 	return n == 1, nil
 }
 
+// ExpediteEvents makes due now the pending events whose last attempt got no
+// HTTP answer (last_status 0) and that wait out a backoff.
+func (t *txn) ExpediteEvents(now time.Time) (int64, error) {
+	res, err := t.exec(`UPDATE outbox SET next_try = ? WHERE state = 0 AND last_status = 0 AND next_try > ?`, ms(now), ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("expedite events: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 func (t *txn) Events(f edge.OutboxFilter) ([]edge.Event, error) {
 	var evs []edge.Event
 	var err error
