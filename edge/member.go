@@ -98,9 +98,9 @@ type memberBody struct {
 	Facebook           *string `json:"facebook"`
 	Twitter            *string `json:"twitter"`
 	AgeRange           *string `json:"age_range"`
-	TypeNo             *string `json:"type_no"`
-	VbotID             string  `json:"vbot_id"`
-	ProjectCode        string  `json:"project_code"`
+	TypeNo             text    `json:"type_no"`
+	VbotID             text    `json:"vbot_id"`
+	ProjectCode        text    `json:"project_code"`
 }
 
 func decodeMemberWrite(r *http.Request) (MemberWrite, []byte, error) {
@@ -160,8 +160,8 @@ func (b *memberBody) patch() (CustomerPatch, error) {
 			p.Attrs[key] = strings.TrimSpace(*v)
 		}
 	}
-	if b.TypeNo != nil && *b.TypeNo != "" {
-		p.Type = &TypeSelector{TypeNo: *b.TypeNo, VbotID: b.VbotID, ProjectCode: b.ProjectCode}
+	if no := strings.TrimSpace(b.TypeNo.val); no != "" {
+		p.Type = &TypeSelector{TypeNo: no, VbotID: strings.TrimSpace(b.VbotID.val), ProjectCode: strings.TrimSpace(b.ProjectCode.val)}
 	}
 	return p, nil
 }
