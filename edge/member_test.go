@@ -115,6 +115,19 @@ func TestMemberScenarios(t *testing.T) {
 			check: func(t *testing.T, h *harness, _ []byte) {
 				h.mustDo(200, "GET", "/customers_location?phone=0945350398&pos_id=pos9", "", "")
 			}},
+		{name: "type_no may be a number", method: "POST", url: "/customers_location?pos_id=pos1",
+			setup: func(t *testing.T, h *harness) {
+				h.mustDo(200, "POST", "/api/crm/type/create", "", `{"vbot_id":"v1","project_code":"p1","type_name":"Gold","type_no":"7"}`)
+			},
+			body: `{"phone":"0945350398","type_no":7}`, status: 200,
+			check: func(t *testing.T, h *harness, _ []byte) {
+				b := string(h.mustDo(200, "GET", "/customers_location?phone=0945350398&pos_id=pos1", "", ""))
+				if !strings.Contains(b, `"type_no":"7"`) || !strings.Contains(b, `"vbot_id":"v1"`) {
+					t.Errorf("type not set: %s", b)
+				}
+			}},
+		{name: "unknown type_no", method: "POST", url: "/customers_location?pos_id=pos1",
+			body: `{"phone":"0945350398","type_no":"nope"}`, status: 400, contains: []string{`type_no`}},
 		{name: "no token", method: "GET", url: "/customers_location?phone=0945350398", token: "none", status: 401,
 			contains: []string{`"status":401`, `Missing token`}},
 		{name: "bad token", method: "GET", url: "/customers_location?phone=0945350398", token: "crm_nope", status: 401,
