@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ParseCatalog reads catalog rows of one kind from CSV (with a header row) or
@@ -40,7 +41,9 @@ func ParseCatalog(kind string, r io.Reader) (*CatalogBatch, error) {
 				continue
 			}
 		case '[':
-			return parseCatalogJSON(kind, br)
+			return parseCatalogJSON(kind, &utf8Reader{r: br})
+		case '{':
+			return nil, Invalid("file", "send a JSON array of objects (or CSV with a header row), not a single JSON object")
 		}
 		return parseCatalogCSV(kind, br)
 	}
@@ -71,10 +74,16 @@ func parseCatalogCSV(kind string, r io.Reader) (*CatalogBatch, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos would panic: a failed Read returns no fields.
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
 			return nil, Invalid("file", "line %d: %v", line, csvErr(err))
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
@@ -106,13 +115,17 @@ func parseCatalogJSON(kind string, r io.Reader) (*CatalogBatch, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	if _, err := dec.Token(); err != nil {
-		return nil, Invalid("file", "the JSON is malformed: %v", err)
+		return nil, fileError(err, "the JSON is malformed: %v", err)
 	}
 	b := &CatalogBatch{}
 	for i := 0; dec.More(); i++ {
 		var obj map[string]any
 		if err := dec.Decode(&obj); err != nil {
-			return nil, Invalid("file", "item %d: not a JSON object (%v)", i, err)
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return nil, Invalid("file", "item %d: not a JSON object but a JSON %s", i, te.Value)
+			}
+			return nil, fileError(err, "item %d: not a JSON object (%v)", i, err)
 		}
 		row := catalogRow{}
 		for k, v := range obj {
@@ -131,12 +144,61 @@ func parseCatalogJSON(kind string, r io.Reader) (*CatalogBatch, error) {
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, Invalid("file", "the JSON array is not closed: %v", err)
+		return nil, fileError(err, "the JSON array is not closed: %v", err)
 	}
 	if b.Len() == 0 {
 		return nil, Invalid("file", "the JSON array is empty")
 	}
 	return b, nil
+}
+
+// utf8Reader fails on the first invalid UTF-8 sequence, which the JSON
+// decoder would otherwise turn silently into U+FFFD.
+type utf8Reader struct {
+	r    io.Reader
+	buf  []byte // the held-back tail, then this read's bytes
+	tail int    // length of an incomplete sequence held back from the last read
+	off  int64
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	u.buf = append(u.buf[:u.tail], p[:n]...)
+	// Hold back an incomplete sequence at the end: the next read completes
+	// it. At the end of the input nothing will.
+	cut := len(u.buf)
+	for i := len(u.buf) - 1; err == nil && i >= 0 && i >= len(u.buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(u.buf[i]) {
+			if !utf8.FullRune(u.buf[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if !utf8.Valid(u.buf[:cut]) {
+		at := 0
+		for at < cut {
+			r, size := utf8.DecodeRune(u.buf[at:cut])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			at += size
+		}
+		return 0, Invalid("file", "the file is not valid UTF-8 text (byte %d)", u.off-int64(u.tail)+int64(at))
+	}
+	u.tail = copy(u.buf, u.buf[cut:])
+	u.off += int64(n)
+	return n, err
+}
+
+// fileError is err when it is already a domain error (the UTF-8 check),
+// else an EINVALID on the file with this message.
+func fileError(err error, format string, args ...any) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Invalid("file", format, args...)
 }
 
 func requiredColumns(kind string) []string {

@@ -432,7 +432,16 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
 		t.val = string(b)
 	default:
-		return &json.UnmarshalTypeError{Value: "value", Type: stringType}
+		kind := "value"
+		switch b[0] {
+		case '[':
+			kind = "array"
+		case '{':
+			kind = "object"
+		case 't', 'f':
+			kind = "bool"
+		}
+		return &json.UnmarshalTypeError{Value: kind, Type: stringType}
 	}
 	return nil
 }

@@ -91,6 +91,9 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 	req := AccumulateRequest{Code: *b.Code, Name: strings.TrimSpace(b.Data.Name), PosID: posID, EntryID: b.ID, CustomerID: b.Data.ID}
 	var warnings []string
 	for i, p := range b.Data.Phones {
+		if err := checkText(fmt.Sprintf("data.phones[%d].type", i), p.Type); err != nil {
+			return err
+		}
 		if strings.TrimSpace(p.Value) == "" {
 			continue
 		}
@@ -101,10 +104,18 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 		}
 		req.Phones = append(req.Phones, Phone{Type: p.Type, Number: e164})
 	}
-	for _, e := range b.Data.Emails {
-		if strings.TrimSpace(e.Value) != "" {
-			req.Emails = append(req.Emails, Email{Type: e.Type, Address: strings.TrimSpace(e.Value)})
+	for i, e := range b.Data.Emails {
+		if err := checkText(fmt.Sprintf("data.emails[%d].type", i), e.Type); err != nil {
+			return err
 		}
+		addr := strings.TrimSpace(e.Value)
+		if addr == "" {
+			continue
+		}
+		if err := CheckEmail(addr); err != nil {
+			return Invalid(fmt.Sprintf("data.emails[%d]", i), "data.emails[%d] is not a valid email address", i)
+		}
+		req.Emails = append(req.Emails, Email{Type: e.Type, Address: addr})
 	}
 	if len(req.Phones) == 0 && len(req.Emails) == 0 && len(warnings) > 0 {
 		return Invalid("data.phones", "data.phones holds no valid phone number, and there is no email")
