@@ -159,7 +159,7 @@ type badSeed struct {
 	memberID string
 }
 
-func seedForBadInput(t *testing.T, h *harness) badSeed {
+func seedForBadInput(t testing.TB, h *harness) badSeed {
 	t.Helper()
 	h.mustDo(200, "PUT", "/admin/v1/products", "", `[{"code":"TIVI01","name":"TV","score":100}]`)
 	h.mustDo(200, "PUT", "/admin/v1/codes", "", `[{"code":"CODE1","product_code":"TIVI01","serial":"s1"},
