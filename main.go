@@ -174,6 +174,15 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	if (cert == "") != (key == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
+	var tlsConfig *tls.Config
+	if cert != "" {
+		// Loaded before anything else, so a bad pair stops the start at once.
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	}
 	started := time.Now()
 	db, err := openDB(ctx, fs)
 	if err != nil {
@@ -228,9 +237,9 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	scheme := "http"
-	if cert != "" {
+	if tlsConfig != nil {
 		scheme = "https"
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = tlsConfig
 	}
 	fwdCtx, stopForwarder := context.WithCancel(context.Background())
 	fwdDone := make(chan struct{})
@@ -246,8 +255,8 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	}
 	serveErr := make(chan error, 1)
 	go func() {
-		if cert != "" {
-			serveErr <- srv.ServeTLS(ln, cert, key)
+		if tlsConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "")
 		} else {
 			serveErr <- srv.Serve(ln)
 		}

@@ -200,7 +200,7 @@ func failed(dialect string, body []byte) bool {
 		c, _ := m["code"].(float64)
 		return c < 200 || c > 299 || m["data"] == nil
 	case dAdmin:
-		return m["ok"] != true
+		return m["ok"] == false // the sync status has no "ok"
 	}
 	return true
 }

@@ -81,7 +81,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 64 {
+	if !saneRequestID(id) {
 		id = newRequestID()
 	}
 	h := w.Header()
@@ -123,6 +123,21 @@ func infoOf(ctx context.Context) *requestInfo {
 }
 
 func requestID(ctx context.Context) string { return infoOf(ctx).id }
+
+// saneRequestID accepts a client's X-Request-Id of up to 64 letters, digits
+// and ".-_:" only; anything else is replaced (it is echoed and logged).
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
 
 func newRequestID() string {
 	var b [8]byte
