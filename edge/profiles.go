@@ -19,8 +19,12 @@ func (s *Service) CreateProfile(ctx context.Context, p CustomerPatch, call Call)
 			return err
 		}
 		if existing != nil {
-			return &Error{Code: ECONFLICT, Reason: "customer_exists", Field: "email",
-				Message: fmt.Sprintf("A customer with this phone or email already exists (_id %s)", existing.ID)}
+			msg := fmt.Sprintf("A customer with this phone or email already exists (_id %s)", existing.ID)
+			if s.checkCustomerVisible(ctx, tx, existing.ID) != nil {
+				// A location-scoped token learns no id it may not use.
+				msg = "A customer with this phone or email already exists"
+			}
+			return &Error{Code: ECONFLICT, Reason: "customer_exists", Field: "email", Message: msg}
 		}
 		c, err := s.newCustomer(tx, &p)
 		if err != nil {

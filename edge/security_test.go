@@ -102,6 +102,7 @@ func TestPosScopedToken(t *testing.T) {
 		{"profile GET of a pos2 customer", "GET", "/1.0/customer/" + pos2ID, "apikey:pos1", "", dProfile, 403},
 		{"profile update of a pos2 customer", "POST", "/1.0/customer/update", "apikey:pos1", `{"_id":"` + pos2ID + `","email":"pos2.only@example.com","full_name":"Hijack"}`, dProfile, 403},
 		{"admin", "GET", "/admin/v1/sync", "pos1", "", dAdmin, 403},
+		{"profile create with a pos2 customer's email", "POST", "/1.0/customer/create", "apikey:pos1", `{"email":"pos2.only@example.com","full_name":"Probe"}`, dProfile, 409},
 	}
 	for _, d := range denied {
 		before := tableCounts(t, h)
@@ -113,7 +114,7 @@ func TestPosScopedToken(t *testing.T) {
 		if _, problem := errorEnvelope(d.dialect, d.status, b); problem != "" {
 			t.Errorf("%s: %s: %s", d.name, problem, b)
 		}
-		if bytes.Contains(b, []byte("Pos Two")) || bytes.Contains(b, []byte("0912000222")) {
+		if bytes.Contains(b, []byte("Pos Two")) || bytes.Contains(b, []byte("0912000222")) || bytes.Contains(b, []byte(pos2ID)) {
 			t.Errorf("%s: the answer shows the pos2 customer: %s", d.name, b)
 		}
 		sameCounts(t, before, tableCounts(t, h))
