@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -67,7 +68,7 @@ func runCLIFail(t testing.TB, dir string, args ...string) string {
 
 // tryRequest is request without failing the test: for traffic that may meet
 // a killed server.
-func tryRequest(client *http.Client, method, url, token, body string) (int, string, error) {
+func tryHTTP(client *http.Client, method, url, token, body string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
@@ -86,7 +87,7 @@ func tryRequest(client *http.Client, method, url, token, body string) (int, stri
 	return resp.StatusCode, string(b), err
 }
 
-func fileSum(t testing.TB, path string) [32]byte {
+func fileSHA256(t testing.TB, path string) [32]byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -96,7 +97,7 @@ func fileSum(t testing.TB, path string) [32]byte {
 }
 
 // counts parses `crmedge check` output.
-func counts(t testing.TB, out string) map[string]int64 {
+func checkCounts(t testing.TB, out string) map[string]int64 {
 	t.Helper()
 	m := map[string]int64{}
 	for _, line := range strings.Split(out, "\n") {
@@ -159,7 +160,7 @@ func TestNewerSchemaIsRefusedNotMangled(t *testing.T) {
 	if err := sqlstore.ForceSchemaVersion(db, 99); err != nil {
 		t.Fatal(err)
 	}
-	before := fileSum(t, db)
+	before := fileSHA256(t, db)
 	for _, args := range [][]string{
 		{"serve", "--addr", "127.0.0.1:0"},
 		{"migrate", "up"},
@@ -171,7 +172,7 @@ func TestNewerSchemaIsRefusedNotMangled(t *testing.T) {
 			t.Errorf("crmedge %v on a newer database: %q", args, stderr)
 		}
 	}
-	if fileSum(t, db) != before {
+	if fileSHA256(t, db) != before {
 		t.Errorf("the newer database was changed")
 	}
 	if v := runCLI(t, dir, "migrate", "version"); !strings.Contains(v, "schema version 99") {
@@ -181,7 +182,7 @@ func TestNewerSchemaIsRefusedNotMangled(t *testing.T) {
 
 // selfSigned writes a certificate for 127.0.0.1 and its key, and returns a
 // pool trusting it.
-func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+func selfSignedCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -220,7 +221,7 @@ func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.
 func TestServeTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir)
+	certFile, keyFile, pool := selfSignedCert(t, dir)
 	// Half a pair, or a pair that does not load, is refused before serving.
 	if out := runCLIFail(t, dir, "serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile); !strings.Contains(out, "go together") {
 		t.Errorf("--tls-cert alone: %q", out)
@@ -233,20 +234,20 @@ func TestServeTLS(t *testing.T) {
 		t.Fatalf("serving on %s, want https", p.URL)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	st, body, err := tryRequest(client, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token, `{"phone":"0945350398","name":"TLS"}`)
+	st, body, err := tryHTTP(client, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token, `{"phone":"0945350398","name":"TLS"}`)
 	if err != nil || st != 200 {
 		t.Fatalf("member over HTTPS: %d %s %v", st, body, err)
 	}
-	if st, body, err = tryRequest(client, "GET", p.URL+"/balance?phone=0945350398", p.Token, ""); err != nil || st != 200 {
+	if st, body, err = tryHTTP(client, "GET", p.URL+"/balance?phone=0945350398", p.Token, ""); err != nil || st != 200 {
 		t.Fatalf("balance over HTTPS: %d %s %v", st, body, err)
 	}
 	// Plain HTTP to the TLS port gets nothing useful.
-	if st, body, err = tryRequest(http.DefaultClient, "GET", "http://"+strings.TrimPrefix(p.URL, "https://")+"/balance?phone=0945350398", p.Token, ""); err == nil && st == 200 {
+	if st, body, err = tryHTTP(http.DefaultClient, "GET", "http://"+strings.TrimPrefix(p.URL, "https://")+"/balance?phone=0945350398", p.Token, ""); err == nil && st == 200 {
 		t.Errorf("plain HTTP on the TLS port answered 200: %s", body)
 	}
 	// An old TLS version is refused.
 	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
-	if _, _, err := tryRequest(old, "GET", p.URL+"/healthz", "", ""); err == nil {
+	if _, _, err := tryHTTP(old, "GET", p.URL+"/healthz", "", ""); err == nil {
 		t.Errorf("TLS 1.1 was accepted")
 	}
 	p.Stop()
@@ -277,7 +278,7 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 					return
 				default:
 				}
-				st, _, err := tryRequest(http.DefaultClient, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token,
+				st, _, err := tryHTTP(http.DefaultClient, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token,
 					fmt.Sprintf(`{"phone":"0913%d%05d","name":"During"}`, w, i))
 				if err == nil && st == 200 {
 					acked.Add(1)
@@ -294,7 +295,7 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 	}
 	// The copy opens, is sound, and is one consistent moment: every customer
 	// has its phone and its membership.
-	c := counts(t, runCLI(t, dir, "check", "--db", "backup.db"))
+	c := checkCounts(t, runCLI(t, dir, "check", "--db", "backup.db"))
 	if c["customers"] < before || c["customers"] > before+acked.Load()+3 {
 		t.Errorf("backup holds %d customers; %d were written before it and %d during", c["customers"], before, acked.Load())
 	}
@@ -330,7 +331,7 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 		t.Errorf("a member from after the backup survived the restore: %d", st)
 	}
 	p2.Stop()
-	if c2 := counts(t, runCLI(t, dir, "check")); c2["customers"] != c["customers"] {
+	if c2 := checkCounts(t, runCLI(t, dir, "check")); c2["customers"] != c["customers"] {
 		t.Errorf("restored database has %d customers, the backup %d", c2["customers"], c["customers"])
 	}
 }
@@ -373,7 +374,7 @@ func TestMixedScenarioKill9(t *testing.T) {
 	base := p.URL
 	must := func(token, method, path, body string, want int) string {
 		t.Helper()
-		st, b, err := tryRequest(http.DefaultClient, method, base+path, token, body)
+		st, b, err := tryHTTP(http.DefaultClient, method, base+path, token, body)
 		if err != nil || st != want {
 			t.Fatalf("%s %s: %d %v, want %d; %s", method, path, st, err, want, b)
 		}
@@ -434,7 +435,7 @@ func TestMixedScenarioKill9(t *testing.T) {
 				}
 				phone := fmt.Sprintf("09130%05d", i)
 				attempted.Add(1)
-				st, b, err := tryRequest(http.DefaultClient, "POST", p.URL+"/accumulate", till,
+				st, b, err := tryHTTP(http.DefaultClient, "POST", p.URL+"/accumulate", till,
 					fmt.Sprintf(`{"code":"C%04d","data":{"name":"Kill %d","phones":[{"value":"%s"}]}}`, i, i, phone))
 				if err != nil {
 					return // the server is gone
@@ -467,7 +468,7 @@ func TestMixedScenarioKill9(t *testing.T) {
 	logs := p.Stderr()
 
 	// The file is sound before anything else opens it for writing.
-	c := counts(t, runCLI(t, dir, "check"))
+	c := checkCounts(t, runCLI(t, dir, "check"))
 	wantLedger := int64(20) + int64(len(acks)) // 10 accumulates and 10 redeems before, then the acked ones
 	if c["ledger"] < wantLedger || c["ledger"] > 20+attempted.Load() {
 		t.Errorf("ledger has %d entries: %d were acknowledged, %d attempted", c["ledger"], wantLedger, 20+attempted.Load())
@@ -494,7 +495,7 @@ func TestMixedScenarioKill9(t *testing.T) {
 			t.Errorf("member %d balance after restart: %s", i, b)
 		}
 	}
-	st, metrics, err := tryRequest(http.DefaultClient, "GET", p2.URL+"/metrics", "", "")
+	st, metrics, err := tryHTTP(http.DefaultClient, "GET", p2.URL+"/metrics", "", "")
 	if err != nil || st != 200 {
 		t.Fatalf("metrics: %d %v", st, err)
 	}
@@ -513,6 +514,21 @@ func TestMixedScenarioKill9(t *testing.T) {
 	}
 	p2.Stop()
 	logs += p2.Stderr()
+
+	// Tokens are stored as hashes: the database holds no secret.
+	dbBytes, err := os.ReadFile(filepath.Join(dir, "crmedge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{admin, till, kiosk} {
+		sum := sha256.Sum256([]byte(secret))
+		if bytes.Contains(dbBytes, []byte(secret)) || bytes.Contains(dbBytes, []byte(secret[4:])) {
+			t.Errorf("the database file holds a token secret")
+		}
+		if !bytes.Contains(dbBytes, []byte(hex.EncodeToString(sum[:]))) {
+			t.Errorf("the database file lacks a token's SHA-256")
+		}
+	}
 
 	// The log: JSON lines, request ids, and no secret or personal data.
 	requests := 0

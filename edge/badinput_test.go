@@ -8,8 +8,8 @@ package edge_test
 import (
 	"bytes"
 	"cmp"
-	"slices"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,23 +34,23 @@ type badEndpoint struct {
 }
 
 const (
-	seedPhone = "0945350398"
-	seedEmail  = "seed.member@example.com"
-	otherEmail = "other.customer@example.com"
+	hardPhone      = "0945350398"
+	hardEmail      = "seed.member@example.com"
+	hardOtherEmail = "other.customer@example.com"
 )
 
 // long returns an over-long text value (MaxTextLen + 1 characters).
-func long() string { return strings.Repeat("đ", 257) }
+func overLong() string { return strings.Repeat("đ", 257) }
 
 // with returns the JSON object body with key set to raw JSON ("" removes it).
 // A dotted key reaches into a nested object ("data.phones").
-func with(body, key, raw string) string {
+func jsonWith(body, key, raw string) string {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(body), &obj); err != nil {
 		panic(err)
 	}
 	if outer, inner, ok := strings.Cut(key, "."); ok {
-		obj[outer] = json.RawMessage(with(string(obj[outer]), inner, raw))
+		obj[outer] = json.RawMessage(jsonWith(string(obj[outer]), inner, raw))
 	} else if raw == "" {
 		delete(obj, key)
 	} else {
@@ -63,7 +63,7 @@ func with(body, key, raw string) string {
 	return string(b)
 }
 
-func q(s string) string { b, _ := json.Marshal(s); return string(b) }
+func jsonStr(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 // bodyCases are what every JSON-body endpoint must refuse.
 func bodyCases(valid string) []badCase {
@@ -81,33 +81,33 @@ func bodyCases(valid string) []badCase {
 		{name: "raw NUL byte", body: valid[:len(valid)-1] + `,"x":"a` + "\x00" + `b"}`, field: "JSON"},
 		{name: "deep nesting", body: valid[:len(valid)-1] + `,"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, field: "JSON"},
 		{name: "over 1 MiB", body: valid[:len(valid)-1] + `,"pad":"` + strings.Repeat("x", 1<<20) + `"}`, status: 413, field: "bytes"},
-		{name: "unknown fields are ignored", body: with(valid, "favourite_colour", `{"r":1}`), ok: true},
+		{name: "unknown fields are ignored", body: jsonWith(valid, "favourite_colour", `{"r":1}`), ok: true},
 	}
 }
 
 // textCases are the wrong types and values of one required text field.
 func textCases(valid, key, field string) []badCase {
 	return []badCase{
-		{name: key + " number", body: with(valid, key, `12345`), field: field},
-		{name: key + " object", body: with(valid, key, `{"a":1}`), field: field},
-		{name: key + " array", body: with(valid, key, `["a"]`), field: field},
-		{name: key + " bool", body: with(valid, key, `true`), field: field},
-		{name: key + " missing", body: with(valid, key, ""), field: field},
-		{name: key + " null", body: with(valid, key, `null`), field: field},
-		{name: key + " empty", body: with(valid, key, `""`), field: field},
-		{name: key + " whitespace", body: with(valid, key, `"  \t "`), field: field},
-		{name: key + " over-long", body: with(valid, key, q(long())), field: field},
-		{name: key + " NUL", body: with(valid, key, `"ab\u0000cd"`), field: field},
+		{name: key + " number", body: jsonWith(valid, key, `12345`), field: field},
+		{name: key + " object", body: jsonWith(valid, key, `{"a":1}`), field: field},
+		{name: key + " array", body: jsonWith(valid, key, `["a"]`), field: field},
+		{name: key + " bool", body: jsonWith(valid, key, `true`), field: field},
+		{name: key + " missing", body: jsonWith(valid, key, ""), field: field},
+		{name: key + " null", body: jsonWith(valid, key, `null`), field: field},
+		{name: key + " empty", body: jsonWith(valid, key, `""`), field: field},
+		{name: key + " whitespace", body: jsonWith(valid, key, `"  \t "`), field: field},
+		{name: key + " over-long", body: jsonWith(valid, key, jsonStr(overLong())), field: field},
+		{name: key + " NUL", body: jsonWith(valid, key, `"ab\u0000cd"`), field: field},
 	}
 }
 
 // optionalTextCases are the wrong types and values of an optional text field.
 func optionalTextCases(valid, key, field string) []badCase {
 	return []badCase{
-		{name: key + " object", body: with(valid, key, `{"a":1}`), field: field},
-		{name: key + " array", body: with(valid, key, `["a"]`), field: field},
-		{name: key + " over-long", body: with(valid, key, q(long())), field: field},
-		{name: key + " NUL", body: with(valid, key, `"ab\u0000cd"`), field: field},
+		{name: key + " object", body: jsonWith(valid, key, `{"a":1}`), field: field},
+		{name: key + " array", body: jsonWith(valid, key, `["a"]`), field: field},
+		{name: key + " over-long", body: jsonWith(valid, key, jsonStr(overLong())), field: field},
+		{name: key + " NUL", body: jsonWith(valid, key, `"ab\u0000cd"`), field: field},
 	}
 }
 
@@ -146,7 +146,7 @@ func setQuery(url, param, value string) string {
 	return path + "?" + strings.Join(out, "&")
 }
 
-func cat(lists ...[]badCase) []badCase {
+func catCases(lists ...[]badCase) []badCase {
 	var out []badCase
 	for _, l := range lists {
 		out = append(out, l...)
@@ -154,18 +154,18 @@ func cat(lists ...[]badCase) []badCase {
 	return out
 }
 
-// badSeed is the data every endpoint's cases run against.
-type badSeed struct {
+// hardSeed is the data every endpoint's cases run against.
+type hardSeed struct {
 	memberID string
 }
 
-func seedForBadInput(t testing.TB, h *harness) badSeed {
+func seedForBadInput(t testing.TB, h *harness) hardSeed {
 	t.Helper()
 	h.mustDo(200, "PUT", "/admin/v1/products", "", `[{"code":"TIVI01","name":"TV","score":100}]`)
 	h.mustDo(200, "PUT", "/admin/v1/codes", "", `[{"code":"CODE1","product_code":"TIVI01","serial":"s1"},
 		{"code":"CODE2","product_code":"TIVI01","serial":"s2"},{"code":"CODE3","product_code":"TIVI01","serial":"s3"}]`)
 	h.mustDo(200, "PUT", "/admin/v1/gifts", "", `[{"code":"DAUMAY01","name":"Gift","score":10}]`)
-	b := h.mustDo(200, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+seedPhone+`","email":"`+seedEmail+`","name":"Seed"}`)
+	b := h.mustDo(200, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+hardPhone+`","email":"`+hardEmail+`","name":"Seed"}`)
 	var env struct {
 		Data struct {
 			ID string `json:"_id"`
@@ -174,10 +174,10 @@ func seedForBadInput(t testing.TB, h *harness) badSeed {
 	if err := json.Unmarshal(b, &env); err != nil || env.Data.ID == "" {
 		t.Fatalf("seed member: %s", b)
 	}
-	h.mustDo(200, "POST", "/accumulate", "", `{"code":"CODE1","data":{"phones":[{"type":"mobile","value":"`+seedPhone+`"}]}}`)
+	h.mustDo(200, "POST", "/accumulate", "", `{"code":"CODE1","data":{"phones":[{"type":"mobile","value":"`+hardPhone+`"}]}}`)
 	h.mustDo(200, "POST", "/api/crm/type/create", "", `{"vbot_id":"vbot1","project_code":"proj1","type_name":"VIP","type_no":"VIP"}`)
-	h.mustDo(201, "POST", "/1.0/customer/create", "", `{"email":"`+otherEmail+`","phone":"0987000111","full_name":"Other"}`)
-	return badSeed{memberID: env.Data.ID}
+	h.mustDo(201, "POST", "/1.0/customer/create", "", `{"email":"`+hardOtherEmail+`","phone":"0987000111","full_name":"Other"}`)
+	return hardSeed{memberID: env.Data.ID}
 }
 
 // verbatim checks that injection-looking text came back exactly as sent and
@@ -223,34 +223,34 @@ const (
 
 func badEndpoints() []badEndpoint {
 	member := `{"phone":"0912345678","name":"New Member","email":"new.member@example.com"}`
-	memberPut := `{"phone":"` + seedPhone + `","name":"Renamed"}`
-	acc := `{"code":"CODE2","data":{"name":"X","phones":[{"type":"mobile","value":"` + seedPhone + `"}],"emails":[]}}`
-	red := `{"code":"DAUMAY01","data":{"phone":"` + seedPhone + `","email":""}}`
+	memberPut := `{"phone":"` + hardPhone + `","name":"Renamed"}`
+	acc := `{"code":"CODE2","data":{"name":"X","phones":[{"type":"mobile","value":"` + hardPhone + `"}],"emails":[]}}`
+	red := `{"code":"DAUMAY01","data":{"phone":"` + hardPhone + `","email":""}}`
 	tCreate := `{"vbot_id":"vbot1","project_code":"proj1","type_name":"Gold","type_no":"GOLD"}`
 	tUpdate := `{"vbot_id":"vbot1","project_code":"proj1","type_name":"VIP renamed","type_no":"VIP"}`
 	tDelete := `{"vbot_id":"vbot1","project_code":"proj1","type_no":"VIP"}`
 	tNo := `{"vbot_id":"vbot1","project_code":"proj1","type_no":"VIP","new_type_no":"VIP9"}`
 	pCreate := `{"email":"profile.new@example.com","full_name":"Profile New","phone":"0987654321"}`
-	pUpdate := `{"_id":"{ID}","email":"` + seedEmail + `","full_name":"Updated","company":"Co"}`
-	getMember := "/customers_location?phone=" + seedPhone + "&pos_id=pos1"
-	history := "/history-point?phone=" + seedPhone + "&type=point&page=1"
-	balance := "/balance?phone=" + seedPhone
+	pUpdate := `{"_id":"{ID}","email":"` + hardEmail + `","full_name":"Updated","company":"Co"}`
+	getMember := "/customers_location?phone=" + hardPhone + "&pos_id=pos1"
+	history := "/history-point?phone=" + hardPhone + "&type=point&page=1"
+	balance := "/balance?phone=" + hardPhone
 	list := "/api/crm/type/list?vbot_id=vbot1&project_code=proj1"
 
 	return []badEndpoint{
-		{name: "member GET", method: "GET", url: getMember, dialect: dMember, cases: cat(
+		{name: "member GET", method: "GET", url: getMember, dialect: dMember, cases: catCases(
 			[]badCase{
 				{name: "phone missing", url: "/customers_location?pos_id=pos1", field: "phone"},
 				{name: "phone empty", url: "/customers_location?phone=&pos_id=pos1", field: "phone"},
 				{name: "phone whitespace", url: "/customers_location?phone=%20%20&pos_id=pos1", field: "phone"},
 				{name: "phone letters", url: "/customers_location?phone=09453abc98&pos_id=pos1", field: "phone"},
 				{name: "phone injection", url: "/customers_location?phone=%27%3B%20DROP%20TABLE%20customers%3B%20--&pos_id=pos1", field: "phone"},
-				{name: "pos_id injection finds nothing", url: "/customers_location?phone=" + seedPhone + "&pos_id=%27%20OR%201%3D1%20--", status: 404, field: "not found"},
+				{name: "pos_id injection finds nothing", url: "/customers_location?phone=" + hardPhone + "&pos_id=%27%20OR%201%3D1%20--", status: 404, field: "not found"},
 				{name: "unknown query parameters are ignored", url: getMember + "&utm_source=x&page=-1", ok: true},
 			},
 			queryCases(getMember, "phone"), queryCases(getMember, "pos_id"))},
 
-		{name: "member POST", method: "POST", url: "/customers_location?pos_id=pos1", body: member, dialect: dMember, cases: cat(
+		{name: "member POST", method: "POST", url: "/customers_location?pos_id=pos1", body: member, dialect: dMember, cases: catCases(
 			bodyCases(member),
 			textCases(member, "phone", "phone"),
 			optionalTextCases(member, "name", "name"),
@@ -262,27 +262,27 @@ func badEndpoints() []badEndpoint {
 			optionalTextCases(member, "twitter", "twitter"),
 			optionalTextCases(member, "age_range", "age_range"),
 			[]badCase{
-				{name: "phone not a number", body: with(member, "phone", `"not a phone"`), field: "phone"},
-				{name: "phone of 40 digits", body: with(member, "phone", q(strings.Repeat("9", 40))), field: "phone"},
-				{name: "email number", body: with(member, "email", `5`), field: "email"},
-				{name: "email invalid", body: with(member, "email", `"a@"`), field: "email"},
-				{name: "email over-long", body: with(member, "email", q(strings.Repeat("a", 250)+"@example.com")), field: "email"},
-				{name: "gender object", body: with(member, "gender", `{}`), field: "gender"},
-				{name: "gender 3", body: with(member, "gender", `3`), field: "gender"},
-				{name: "birthday number", body: with(member, "birthday", `530`), field: "birthday"},
-				{name: "birthday 00-00", body: with(member, "birthday", `"00-00"`), field: "birthday"},
-				{name: "year_birthday array", body: with(member, "year_birthday", `[1996]`), field: "year_birthday"},
-				{name: "year_birthday 99999", body: with(member, "year_birthday", `99999`), field: "year_birthday"},
-				{name: "year_birthday -1996", body: with(member, "year_birthday", `-1996`), field: "year_birthday"},
-				{name: "type_no number", body: with(member, "type_no", `7`), field: "type_no"},
-				{name: "type_no unknown", body: with(member, "type_no", `"NOPE"`), field: "type_no"},
-				{name: "vbot_id object", body: with(member, "vbot_id", `{}`), field: "vbot_id"},
-				{name: "_id number", body: with(member, "_id", `1`), field: "_id"},
+				{name: "phone not a number", body: jsonWith(member, "phone", `"not a phone"`), field: "phone"},
+				{name: "phone of 40 digits", body: jsonWith(member, "phone", jsonStr(strings.Repeat("9", 40))), field: "phone"},
+				{name: "email number", body: jsonWith(member, "email", `5`), field: "email"},
+				{name: "email invalid", body: jsonWith(member, "email", `"a@"`), field: "email"},
+				{name: "email over-long", body: jsonWith(member, "email", jsonStr(strings.Repeat("a", 250)+"@example.com")), field: "email"},
+				{name: "gender object", body: jsonWith(member, "gender", `{}`), field: "gender"},
+				{name: "gender 3", body: jsonWith(member, "gender", `3`), field: "gender"},
+				{name: "birthday number", body: jsonWith(member, "birthday", `530`), field: "birthday"},
+				{name: "birthday 00-00", body: jsonWith(member, "birthday", `"00-00"`), field: "birthday"},
+				{name: "year_birthday array", body: jsonWith(member, "year_birthday", `[1996]`), field: "year_birthday"},
+				{name: "year_birthday 99999", body: jsonWith(member, "year_birthday", `99999`), field: "year_birthday"},
+				{name: "year_birthday -1996", body: jsonWith(member, "year_birthday", `-1996`), field: "year_birthday"},
+				{name: "type_no number", body: jsonWith(member, "type_no", `7`), field: "type_no"},
+				{name: "type_no unknown", body: jsonWith(member, "type_no", `"NOPE"`), field: "type_no"},
+				{name: "vbot_id object", body: jsonWith(member, "vbot_id", `{}`), field: "vbot_id"},
+				{name: "_id number", body: jsonWith(member, "_id", `1`), field: "_id"},
 				{name: "pos_id missing", url: "/customers_location", field: "pos_id"},
 				{name: "pos_id empty", url: "/customers_location?pos_id=", field: "pos_id"},
 				{name: "pos_id whitespace", url: "/customers_location?pos_id=%20", field: "pos_id"},
 				{name: "injection text is stored verbatim", ok: true,
-					body: with(with(with(with(with(member, "name", q(injSQL)), "address", q(injScript)), "home_town", q(injQuote)), "phone", `"0912000333"`), "email", ""),
+					body: jsonWith(jsonWith(jsonWith(jsonWith(jsonWith(member, "name", jsonStr(injSQL)), "address", jsonStr(injScript)), "home_town", jsonStr(injQuote)), "phone", `"0912000333"`), "email", ""),
 					check: func(t *testing.T, h *harness, _ []byte) {
 						b := h.mustDo(200, "GET", "/customers_location?phone=0912000333&pos_id=pos1", "", "")
 						verbatim(t, b, injSQL, injScript, injQuote)
@@ -290,76 +290,76 @@ func badEndpoints() []badEndpoint {
 			},
 			queryCases("/customers_location?pos_id=pos1", "pos_id"))},
 
-		{name: "member PUT", method: "PUT", url: "/customers_location?pos_id=pos1", body: memberPut, dialect: dMember, cases: cat(
+		{name: "member PUT", method: "PUT", url: "/customers_location?pos_id=pos1", body: memberPut, dialect: dMember, cases: catCases(
 			bodyCases(memberPut),
 			textCases(memberPut, "phone", "phone"),
 			optionalTextCases(memberPut, "name", "name"),
 			optionalTextCases(memberPut, "address", "address"),
 			[]badCase{
-				{name: "gender array", body: with(memberPut, "gender", `[1]`), field: "gender"},
-				{name: "birthday 02-30", body: with(memberPut, "birthday", `"02-30"`), field: "birthday"},
-				{name: "year_birthday object", body: with(memberPut, "year_birthday", `{}`), field: "year_birthday"},
-				{name: "email invalid", body: with(memberPut, "email", `"x y@z"`), field: "email"},
+				{name: "gender array", body: jsonWith(memberPut, "gender", `[1]`), field: "gender"},
+				{name: "birthday 02-30", body: jsonWith(memberPut, "birthday", `"02-30"`), field: "birthday"},
+				{name: "year_birthday object", body: jsonWith(memberPut, "year_birthday", `{}`), field: "year_birthday"},
+				{name: "email invalid", body: jsonWith(memberPut, "email", `"x y@z"`), field: "email"},
 				{name: "pos_id missing", url: "/customers_location", field: "pos_id"},
 				{name: "injection text is stored verbatim", ok: true,
-					body: with(with(memberPut, "name", q(injScript)), "address", q(injSQL)),
+					body: jsonWith(jsonWith(memberPut, "name", jsonStr(injScript)), "address", jsonStr(injSQL)),
 					check: func(t *testing.T, h *harness, _ []byte) {
 						verbatim(t, h.mustDo(200, "GET", getMember, "", ""), injScript, injSQL)
 					}},
 			},
 			queryCases("/customers_location?pos_id=pos1", "pos_id"))},
 
-		{name: "accumulate", method: "POST", url: "/accumulate", body: acc, dialect: dLoyalty, cases: cat(
+		{name: "accumulate", method: "POST", url: "/accumulate", body: acc, dialect: dLoyalty, cases: catCases(
 			bodyCases(acc),
 			textCases(acc, "code", "code"),
 			[]badCase{
-				{name: "data missing", body: with(acc, "data", ""), field: "data"},
-				{name: "data null", body: with(acc, "data", `null`), field: "data"},
-				{name: "data array", body: with(acc, "data", `[]`), field: "data"},
-				{name: "data string", body: with(acc, "data", `"x"`), field: "data"},
-				{name: "data empty", body: with(acc, "data", `{}`), field: "data"},
-				{name: "data.name number", body: with(acc, "data.name", `1`), field: "data.name"},
-				{name: "data.name over-long", body: with(acc, "data.name", q(long())), field: "name"},
-				{name: "data.phones object", body: with(acc, "data.phones", `{}`), field: "data.phones"},
-				{name: "data.phones string", body: with(acc, "data.phones", `"0945350398"`), field: "data.phones"},
-				{name: "data.phones of numbers", body: with(acc, "data.phones", `[945350398]`), field: "data.phones"},
-				{name: "data.phones value number", body: with(acc, "data.phones", `[{"value":945350398}]`), field: "data.phones"},
-				{name: "data.phones value invalid", body: with(acc, "data.phones", `[{"value":"12ab"}]`), field: "data.phones"},
-				{name: "data.phones value NUL", body: with(acc, "data.phones", `[{"value":"0945\u0000350398"}]`), field: "data.phones"},
-				{name: "data.phones value whitespace", body: with(acc, "data.phones", `[{"value":"   "}]`), field: "data"},
-				{name: "data.phones type over-long", body: with(acc, "data.phones", `[{"type":`+q(long())+`,"value":"0945350398"}]`), field: "data.phones"},
-				{name: "data.phones too many", body: with(acc, "data.phones", `[`+strings.TrimSuffix(strings.Repeat(`{"value":"0945350398"},`, 51), ",")+`]`), field: "phones"},
-				{name: "data.emails value invalid", body: with(acc, "data.emails", `[{"value":"not-an-email"}]`), field: "data.emails"},
-				{name: "data.emails value number", body: with(acc, "data.emails", `[{"value":5}]`), field: "data.emails"},
-				{name: "data._id number", body: with(acc, "data._id", `5`), field: "data._id"},
-				{name: "id object", body: with(acc, "id", `{}`), field: "id"},
-				{name: "code injection is just unknown", body: with(acc, "code", q(injSQL)), status: 404, field: "Code not found"},
-				{name: "code already used", body: with(acc, "code", `"CODE1"`), status: 409, field: "used"},
+				{name: "data missing", body: jsonWith(acc, "data", ""), field: "data"},
+				{name: "data null", body: jsonWith(acc, "data", `null`), field: "data"},
+				{name: "data array", body: jsonWith(acc, "data", `[]`), field: "data"},
+				{name: "data string", body: jsonWith(acc, "data", `"x"`), field: "data"},
+				{name: "data empty", body: jsonWith(acc, "data", `{}`), field: "data"},
+				{name: "data.name number", body: jsonWith(acc, "data.name", `1`), field: "data.name"},
+				{name: "data.name over-long", body: jsonWith(acc, "data.name", jsonStr(overLong())), field: "name"},
+				{name: "data.phones object", body: jsonWith(acc, "data.phones", `{}`), field: "data.phones"},
+				{name: "data.phones string", body: jsonWith(acc, "data.phones", `"0945350398"`), field: "data.phones"},
+				{name: "data.phones of numbers", body: jsonWith(acc, "data.phones", `[945350398]`), field: "data.phones"},
+				{name: "data.phones value number", body: jsonWith(acc, "data.phones", `[{"value":945350398}]`), field: "data.phones"},
+				{name: "data.phones value invalid", body: jsonWith(acc, "data.phones", `[{"value":"12ab"}]`), field: "data.phones"},
+				{name: "data.phones value NUL", body: jsonWith(acc, "data.phones", `[{"value":"0945\u0000350398"}]`), field: "data.phones"},
+				{name: "data.phones value whitespace", body: jsonWith(acc, "data.phones", `[{"value":"   "}]`), field: "data"},
+				{name: "data.phones type over-long", body: jsonWith(acc, "data.phones", `[{"type":`+jsonStr(overLong())+`,"value":"0945350398"}]`), field: "data.phones"},
+				{name: "data.phones too many", body: jsonWith(acc, "data.phones", `[`+strings.TrimSuffix(strings.Repeat(`{"value":"0945350398"},`, 51), ",")+`]`), field: "phones"},
+				{name: "data.emails value invalid", body: jsonWith(acc, "data.emails", `[{"value":"not-an-email"}]`), field: "data.emails"},
+				{name: "data.emails value number", body: jsonWith(acc, "data.emails", `[{"value":5}]`), field: "data.emails"},
+				{name: "data._id number", body: jsonWith(acc, "data._id", `5`), field: "data._id"},
+				{name: "id object", body: jsonWith(acc, "id", `{}`), field: "id"},
+				{name: "code injection is just unknown", body: jsonWith(acc, "code", jsonStr(injSQL)), status: 404, field: "Code not found"},
+				{name: "code already used", body: jsonWith(acc, "code", `"CODE1"`), status: 409, field: "used"},
 				{name: "pos_id over-long", url: "/accumulate?pos_id=" + strings.Repeat("p", 257), field: "pos_id"},
 				{name: "pos_id NUL", url: "/accumulate?pos_id=a%00b", field: "pos_id"},
 			})},
 
-		{name: "redeem", method: "POST", url: "/redeem", body: red, dialect: dLoyalty, cases: cat(
+		{name: "redeem", method: "POST", url: "/redeem", body: red, dialect: dLoyalty, cases: catCases(
 			bodyCases(red),
 			textCases(red, "code", "code"),
 			[]badCase{
-				{name: "data missing", body: with(red, "data", ""), field: "data"},
-				{name: "data array", body: with(red, "data", `[1]`), field: "data"},
-				{name: "data.phone number", body: with(red, "data.phone", `945350398`), field: "data.phone"},
-				{name: "data.phone object", body: with(red, "data.phone", `{}`), field: "data.phone"},
-				{name: "data.phone invalid", body: with(red, "data.phone", `"12ab"`), field: "data.phone"},
-				{name: "data.phone NUL", body: with(red, "data.phone", `"0945\u0000350398"`), field: "data.phone"},
-				{name: "data.phone over-long", body: with(red, "data.phone", q(long())), field: "data.phone"},
-				{name: "data.email number", body: with(red, "data.email", `1`), field: "data.email"},
-				{name: "data.email invalid", body: with(red, "data.email", `"@@"`), field: "data.email"},
-				{name: "data phone and email empty", body: with(red, "data.phone", `"  "`), field: "data.phone"},
-				{name: "id number", body: with(red, "id", `1`), field: "id"},
-				{name: "gift injection is just unknown", body: with(red, "code", q(injSQL)), status: 404, field: "Gift not found"},
-				{name: "unknown customer", body: with(red, "data.phone", `"0912999888"`), status: 404, field: "Customer not found"},
+				{name: "data missing", body: jsonWith(red, "data", ""), field: "data"},
+				{name: "data array", body: jsonWith(red, "data", `[1]`), field: "data"},
+				{name: "data.phone number", body: jsonWith(red, "data.phone", `945350398`), field: "data.phone"},
+				{name: "data.phone object", body: jsonWith(red, "data.phone", `{}`), field: "data.phone"},
+				{name: "data.phone invalid", body: jsonWith(red, "data.phone", `"12ab"`), field: "data.phone"},
+				{name: "data.phone NUL", body: jsonWith(red, "data.phone", `"0945\u0000350398"`), field: "data.phone"},
+				{name: "data.phone over-long", body: jsonWith(red, "data.phone", jsonStr(overLong())), field: "data.phone"},
+				{name: "data.email number", body: jsonWith(red, "data.email", `1`), field: "data.email"},
+				{name: "data.email invalid", body: jsonWith(red, "data.email", `"@@"`), field: "data.email"},
+				{name: "data phone and email empty", body: jsonWith(red, "data.phone", `"  "`), field: "data.phone"},
+				{name: "id number", body: jsonWith(red, "id", `1`), field: "id"},
+				{name: "gift injection is just unknown", body: jsonWith(red, "code", jsonStr(injSQL)), status: 404, field: "Gift not found"},
+				{name: "unknown customer", body: jsonWith(red, "data.phone", `"0912999888"`), status: 404, field: "Customer not found"},
 				{name: "pos_id twice", url: "/redeem?pos_id=a&pos_id=b", field: "pos_id"},
 			})},
 
-		{name: "history-point", method: "GET", url: history, dialect: dLoyalty, cases: cat(
+		{name: "history-point", method: "GET", url: history, dialect: dLoyalty, cases: catCases(
 			[]badCase{
 				{name: "no phone and no email", url: "/history-point?type=point", field: "phone"},
 				{name: "phone invalid", url: "/history-point?phone=12ab", field: "phone"},
@@ -392,7 +392,7 @@ func badEndpoints() []badEndpoint {
 			},
 			queryCases(history, "phone"), queryCases(history, "page"), queryCases(history, "type"))},
 
-		{name: "balance", method: "GET", url: balance, dialect: dLoyalty, cases: cat(
+		{name: "balance", method: "GET", url: balance, dialect: dLoyalty, cases: catCases(
 			[]badCase{
 				{name: "no phone and no email", url: "/balance", field: "phone"},
 				{name: "phone invalid", url: "/balance?phone=abc", field: "phone"},
@@ -408,48 +408,48 @@ func badEndpoints() []badEndpoint {
 			},
 			queryCases(balance, "phone"), queryCases(balance+"&email=a@example.com", "email"))},
 
-		{name: "types create", method: "POST", url: "/api/crm/type/create", body: tCreate, dialect: dTypes, cases: cat(
+		{name: "types create", method: "POST", url: "/api/crm/type/create", body: tCreate, dialect: dTypes, cases: catCases(
 			bodyCases(tCreate),
 			textCases(tCreate, "vbot_id", "vbot_id"),
 			textCases(tCreate, "project_code", "project_code"),
 			textCases(tCreate, "type_no", "type_no"),
 			textCases(tCreate, "type_name", "type_name"),
 			[]badCase{
-				{name: "type_no taken", body: with(tCreate, "type_no", `"VIP"`), status: 409, field: "VIP"},
+				{name: "type_no taken", body: jsonWith(tCreate, "type_no", `"VIP"`), status: 409, field: "VIP"},
 				{name: "injection text is stored verbatim", ok: true,
-					body: with(with(tCreate, "type_name", q(injScript)), "type_no", q(injSQL)),
+					body: jsonWith(jsonWith(tCreate, "type_name", jsonStr(injScript)), "type_no", jsonStr(injSQL)),
 					check: func(t *testing.T, h *harness, _ []byte) {
 						verbatim(t, h.mustDo(200, "GET", list, "", ""), injScript, injSQL)
 					}},
 			})},
 
-		{name: "types update", method: "POST", url: "/api/crm/type/update", body: tUpdate, dialect: dTypes, cases: cat(
+		{name: "types update", method: "POST", url: "/api/crm/type/update", body: tUpdate, dialect: dTypes, cases: catCases(
 			bodyCases(tUpdate),
 			textCases(tUpdate, "type_no", "type_no"),
 			textCases(tUpdate, "type_name", "type_name"),
 			[]badCase{
-				{name: "vbot_id array", body: with(tUpdate, "vbot_id", `[]`), field: "vbot_id"},
-				{name: "unknown type", body: with(tUpdate, "type_no", `"NOPE"`), status: 404, field: "NOPE"},
+				{name: "vbot_id array", body: jsonWith(tUpdate, "vbot_id", `[]`), field: "vbot_id"},
+				{name: "unknown type", body: jsonWith(tUpdate, "type_no", `"NOPE"`), status: 404, field: "NOPE"},
 			})},
 
-		{name: "types delete", method: "POST", url: "/api/crm/type/delete", body: tDelete, dialect: dTypes, cases: cat(
+		{name: "types delete", method: "POST", url: "/api/crm/type/delete", body: tDelete, dialect: dTypes, cases: catCases(
 			bodyCases(tDelete),
 			textCases(tDelete, "vbot_id", "vbot_id"),
 			textCases(tDelete, "type_no", "type_no"),
 			[]badCase{
-				{name: "project_code object", body: with(tDelete, "project_code", `{}`), field: "project_code"},
-				{name: "unknown type", body: with(tDelete, "type_no", `"NOPE"`), status: 404, field: "NOPE"},
+				{name: "project_code object", body: jsonWith(tDelete, "project_code", `{}`), field: "project_code"},
+				{name: "unknown type", body: jsonWith(tDelete, "type_no", `"NOPE"`), status: 404, field: "NOPE"},
 			})},
 
-		{name: "types updateNo", method: "POST", url: "/api/crm/type/updateNo", body: tNo, dialect: dTypes, cases: cat(
+		{name: "types updateNo", method: "POST", url: "/api/crm/type/updateNo", body: tNo, dialect: dTypes, cases: catCases(
 			bodyCases(tNo),
 			textCases(tNo, "new_type_no", "new_type_no"),
 			textCases(tNo, "type_no", "type_no"),
 			[]badCase{
-				{name: "unknown type", body: with(tNo, "type_no", `"NOPE"`), status: 404, field: "NOPE"},
+				{name: "unknown type", body: jsonWith(tNo, "type_no", `"NOPE"`), status: 404, field: "NOPE"},
 			})},
 
-		{name: "types list", method: "GET", url: list, dialect: dTypes, cases: cat(
+		{name: "types list", method: "GET", url: list, dialect: dTypes, cases: catCases(
 			[]badCase{
 				{name: "vbot_id missing", url: "/api/crm/type/list?project_code=proj1", field: "vbot_id"},
 				{name: "project_code missing", url: "/api/crm/type/list?vbot_id=vbot1", field: "project_code"},
@@ -458,7 +458,7 @@ func badEndpoints() []badEndpoint {
 			},
 			queryCases(list, "vbot_id"), queryCases(list, "project_code"))},
 
-		{name: "profile create", method: "POST", url: "/1.0/customer/create", body: pCreate, dialect: dProfile, cases: cat(
+		{name: "profile create", method: "POST", url: "/1.0/customer/create", body: pCreate, dialect: dProfile, cases: catCases(
 			bodyCases(pCreate),
 			optionalTextCases(pCreate, "full_name", "name"),
 			optionalTextCases(pCreate, "company", "company"),
@@ -466,31 +466,31 @@ func badEndpoints() []badEndpoint {
 			optionalTextCases(pCreate, "address_2", "address_2"),
 			optionalTextCases(pCreate, "website", "website"),
 			[]badCase{
-				{name: "email and phone missing", body: with(with(pCreate, "email", ""), "phone", ""), field: "email"},
-				{name: "email and phone whitespace", body: with(with(pCreate, "email", `" "`), "phone", `" "`), field: "email"},
-				{name: "email number", body: with(pCreate, "email", `1`), field: "email"},
-				{name: "email invalid", body: with(pCreate, "email", `"x@"`), field: "email"},
-				{name: "phone number", body: with(pCreate, "phone", `987654321`), field: "phone"},
-				{name: "phone invalid", body: with(pCreate, "phone", `"12"`), field: "phone"},
-				{name: "tags object", body: with(pCreate, "tags", `{}`), field: "tags"},
-				{name: "tags of numbers", body: with(pCreate, "tags", `[1,2]`), field: "tags"},
-				{name: "tags too many", body: with(pCreate, "tags", `[`+strings.TrimSuffix(strings.Repeat(`"t",`, 51), ",")+`]`), field: "tags"},
-				{name: "tag over-long", body: with(pCreate, "tags", `[`+q(long())+`]`), field: "tags"},
-				{name: "custom_fields object", body: with(pCreate, "custom_fields", `{}`), field: "custom_fields"},
-				{name: "custom_fields without name", body: with(pCreate, "custom_fields", `[{"value":1}]`), field: "custom_fields"},
-				{name: "custom_fields name number", body: with(pCreate, "custom_fields", `[{"name":1,"value":1}]`), field: "custom_fields"},
-				{name: "custom_fields value over-long", body: with(pCreate, "custom_fields", `[{"name":"a","value":`+q(long())+`}]`), field: "custom_fields"},
-				{name: "dob number", body: with(pCreate, "dob", `19960530`), field: "dob"},
-				{name: "dob not a date", body: with(pCreate, "dob", `"1996-02-30"`), field: "dob"},
-				{name: "gender other", body: with(pCreate, "gender", `"x"`), field: "gender"},
-				{name: "score text", body: with(pCreate, "score", `"lots"`), field: "score"},
-				{name: "score object", body: with(pCreate, "score", `{}`), field: "score"},
-				{name: "channels object", body: with(pCreate, "channels", `{}`), field: "channels"},
-				{name: "postal_code array", body: with(pCreate, "postal_code", `[]`), field: "postal_code"},
-				{name: "type_no unknown", body: with(pCreate, "type_no", `"NOPE"`), field: "type_no"},
-				{name: "email of another customer", body: with(pCreate, "email", q(seedEmail)), status: 409, field: "exists"},
+				{name: "email and phone missing", body: jsonWith(jsonWith(pCreate, "email", ""), "phone", ""), field: "email"},
+				{name: "email and phone whitespace", body: jsonWith(jsonWith(pCreate, "email", `" "`), "phone", `" "`), field: "email"},
+				{name: "email number", body: jsonWith(pCreate, "email", `1`), field: "email"},
+				{name: "email invalid", body: jsonWith(pCreate, "email", `"x@"`), field: "email"},
+				{name: "phone number", body: jsonWith(pCreate, "phone", `987654321`), field: "phone"},
+				{name: "phone invalid", body: jsonWith(pCreate, "phone", `"12"`), field: "phone"},
+				{name: "tags object", body: jsonWith(pCreate, "tags", `{}`), field: "tags"},
+				{name: "tags of numbers", body: jsonWith(pCreate, "tags", `[1,2]`), field: "tags"},
+				{name: "tags too many", body: jsonWith(pCreate, "tags", `[`+strings.TrimSuffix(strings.Repeat(`"t",`, 51), ",")+`]`), field: "tags"},
+				{name: "tag over-long", body: jsonWith(pCreate, "tags", `[`+jsonStr(overLong())+`]`), field: "tags"},
+				{name: "custom_fields object", body: jsonWith(pCreate, "custom_fields", `{}`), field: "custom_fields"},
+				{name: "custom_fields without name", body: jsonWith(pCreate, "custom_fields", `[{"value":1}]`), field: "custom_fields"},
+				{name: "custom_fields name number", body: jsonWith(pCreate, "custom_fields", `[{"name":1,"value":1}]`), field: "custom_fields"},
+				{name: "custom_fields value over-long", body: jsonWith(pCreate, "custom_fields", `[{"name":"a","value":`+jsonStr(overLong())+`}]`), field: "custom_fields"},
+				{name: "dob number", body: jsonWith(pCreate, "dob", `19960530`), field: "dob"},
+				{name: "dob not a date", body: jsonWith(pCreate, "dob", `"1996-02-30"`), field: "dob"},
+				{name: "gender other", body: jsonWith(pCreate, "gender", `"x"`), field: "gender"},
+				{name: "score text", body: jsonWith(pCreate, "score", `"lots"`), field: "score"},
+				{name: "score object", body: jsonWith(pCreate, "score", `{}`), field: "score"},
+				{name: "channels object", body: jsonWith(pCreate, "channels", `{}`), field: "channels"},
+				{name: "postal_code array", body: jsonWith(pCreate, "postal_code", `[]`), field: "postal_code"},
+				{name: "type_no unknown", body: jsonWith(pCreate, "type_no", `"NOPE"`), field: "type_no"},
+				{name: "email of another customer", body: jsonWith(pCreate, "email", jsonStr(hardEmail)), status: 409, field: "exists"},
 				{name: "injection text is stored verbatim", ok: true,
-					body: with(with(with(with(with(pCreate, "full_name", q(injSQL)), "company", q(injScript)), "tags", `[`+q(injQuote)+`]`), "phone", ""), "email", `"inject@example.com"`),
+					body: jsonWith(jsonWith(jsonWith(jsonWith(jsonWith(pCreate, "full_name", jsonStr(injSQL)), "company", jsonStr(injScript)), "tags", `[`+jsonStr(injQuote)+`]`), "phone", ""), "email", `"inject@example.com"`),
 					check: func(t *testing.T, h *harness, b []byte) {
 						var env struct {
 							Data struct {
@@ -502,24 +502,24 @@ func badEndpoints() []badEndpoint {
 					}},
 			})},
 
-		{name: "profile update", method: "POST", url: "/1.0/customer/update", body: pUpdate, dialect: dProfile, cases: cat(
+		{name: "profile update", method: "POST", url: "/1.0/customer/update", body: pUpdate, dialect: dProfile, cases: catCases(
 			bodyCases(pUpdate),
 			textCases(pUpdate, "_id", "_id"),
 			optionalTextCases(pUpdate, "full_name", "name"),
 			optionalTextCases(pUpdate, "job_title", "job_title"),
 			[]badCase{
-				{name: "email and phone missing", body: with(pUpdate, "email", ""), field: "email"},
-				{name: "email of another customer", body: with(pUpdate, "email", q(otherEmail)), status: 409, field: "another customer"},
-				{name: "dob array", body: with(pUpdate, "dob", `[]`), field: "dob"},
+				{name: "email and phone missing", body: jsonWith(pUpdate, "email", ""), field: "email"},
+				{name: "email of another customer", body: jsonWith(pUpdate, "email", jsonStr(hardOtherEmail)), status: 409, field: "another customer"},
+				{name: "dob array", body: jsonWith(pUpdate, "dob", `[]`), field: "dob"},
 				{name: "injection text is stored verbatim", ok: true,
-					body: with(with(pUpdate, "full_name", q(injScript)), "city", q(injSQL)),
+					body: jsonWith(jsonWith(pUpdate, "full_name", jsonStr(injScript)), "city", jsonStr(injSQL)),
 					check: func(t *testing.T, h *harness, _ []byte) {
-						verbatim(t, h.mustDo(200, "GET", "/customers_location?phone="+seedPhone, "", ""), injScript)
+						verbatim(t, h.mustDo(200, "GET", "/customers_location?phone="+hardPhone, "", ""), injScript)
 					}},
-				{name: "_id missing", body: `{"email":"` + seedEmail + `"}`, field: "_id"},
-				{name: "_id number", body: `{"_id":5,"email":"` + seedEmail + `"}`, field: "_id"},
-				{name: "_id not hex", body: `{"_id":"zzzzzzzzzzzzzzzzzzzzzzzz","email":"` + seedEmail + `"}`, field: "_id"},
-				{name: "_id injection", body: `{"_id":` + q(injSQL) + `,"email":"` + seedEmail + `"}`, field: "_id"},
+				{name: "_id missing", body: `{"email":"` + hardEmail + `"}`, field: "_id"},
+				{name: "_id number", body: `{"_id":5,"email":"` + hardEmail + `"}`, field: "_id"},
+				{name: "_id not hex", body: `{"_id":"zzzzzzzzzzzzzzzzzzzzzzzz","email":"` + hardEmail + `"}`, field: "_id"},
+				{name: "_id injection", body: `{"_id":` + jsonStr(injSQL) + `,"email":"` + hardEmail + `"}`, field: "_id"},
 				{name: "_id unknown", body: `{"_id":"0123456789abcdef01234567","email":"x.y@example.com"}`, status: 404, field: "not found"},
 				{name: "malformed JSON", body: `{"_id":`, field: "JSON"},
 				{name: "empty body", body: "", field: "body"},
@@ -550,7 +550,7 @@ func badEndpoints() []badEndpoint {
 			{name: "code missing", body: `[{"name":"x","score":1}]`, field: "code"},
 			{name: "code whitespace", body: `[{"code":"  ","name":"x","score":1}]`, field: "code"},
 			{name: "code with spaces", body: `[{"code":"a b","name":"x","score":1}]`, field: "code"},
-			{name: "name over-long", body: `[{"code":"P2","name":` + q(long()) + `,"score":1}]`, field: "name"},
+			{name: "name over-long", body: `[{"code":"P2","name":` + jsonStr(overLong()) + `,"score":1}]`, field: "name"},
 			{name: "name NUL", body: `[{"code":"P2","name":"a\u0000b","score":1}]`, field: "name"},
 			{name: "non-UTF-8", body: `[{"code":"P2","name":"` + "\xff" + `","score":1}]`, field: "UTF-8"},
 			{name: "bad second row writes nothing", body: `[{"code":"P2","name":"x","score":1},{"code":"P3","name":"y","score":"z"}]`, field: "item 1"},
@@ -558,7 +558,7 @@ func badEndpoints() []badEndpoint {
 			{name: "CSV bad quote", body: "code,name,score\n\"P2,x,1\n", field: "line"},
 			{name: "over 1 MiB", body: `[{"code":"P2","name":"x","score":1,"pad":"` + strings.Repeat("x", 1<<20) + `"}]`, status: 413, field: "bytes"},
 			{name: "plain token", token: "plain", status: 403, field: "admin"},
-			{name: "injection text is stored verbatim", ok: true, body: `[{"code":"P9","name":` + q(injSQL) + `,"score":1}]`},
+			{name: "injection text is stored verbatim", ok: true, body: `[{"code":"P9","name":` + jsonStr(injSQL) + `,"score":1}]`},
 		}},
 
 		{name: "admin PUT codes", method: "PUT", url: "/admin/v1/codes", body: `[{"code":"CODE9","product_code":"TIVI01"}]`, dialect: dAdmin, cases: []badCase{
@@ -573,14 +573,14 @@ func badEndpoints() []badEndpoint {
 			{name: "id not hex", body: `[{"code":"G2","name":"Mug","score":1,"id":"xyz"}]`, field: "id"},
 		}},
 
-		{name: "admin outbox retry", method: "POST", url: "/admin/v1/outbox/retry", body: `{"all_dead":true}`, dialect: dAdmin, cases: cat(
+		{name: "admin outbox retry", method: "POST", url: "/admin/v1/outbox/retry", body: `{"all_dead":true}`, dialect: dAdmin, cases: catCases(
 			bodyCases(`{"all_dead":true}`),
 			[]badCase{
 				{name: "nothing to retry named", body: `{}`, field: "id"},
 				{name: "id number", body: `{"id":5}`, field: "id"},
 				{name: "all_dead text", body: `{"all_dead":"yes"}`, field: "all_dead"},
 				{name: "id unknown", body: `{"id":"0123456789abcdef01234567"}`, status: 404, field: "0123456789abcdef01234567"},
-				{name: "id injection", body: `{"id":` + q(injSQL) + `}`, status: 404, field: "DROP"},
+				{name: "id injection", body: `{"id":` + jsonStr(injSQL) + `}`, status: 404, field: "DROP"},
 				{name: "pos token", token: "pos1", status: 403, field: "admin"},
 			})},
 
@@ -604,7 +604,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 			// Successes last: they may use up what the failures need.
 			cases := slices.Clone(ep.cases)
 			slices.SortStableFunc(cases, func(a, b badCase) int {
-				return cmp.Compare(boolInt(a.ok), boolInt(b.ok))
+				return cmp.Compare(okLast(a.ok), okLast(b.ok))
 			})
 			for _, c := range cases {
 				url, body := c.url, c.body
@@ -623,12 +623,12 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 					t.Errorf("%s: Content-Type %q", c.name, ct)
 				}
 				if c.ok {
-					if resp.StatusCode < 200 || resp.StatusCode > 299 || failed(ep.dialect, b) {
+					if resp.StatusCode < 200 || resp.StatusCode > 299 || isFailureBody(ep.dialect, b) {
 						t.Errorf("%s: status %d, want a success; body %.300s", c.name, resp.StatusCode, b)
 					} else if c.check != nil {
 						c.check(t, h, b)
 					}
-					wrote = wrote || !reflectEqual(before, tableCounts(t, h))
+					wrote = wrote || !equalCounts(before, tableCounts(t, h))
 					continue
 				}
 				want := c.status
@@ -658,14 +658,14 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 	}
 }
 
-func boolInt(b bool) int {
+func okLast(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
 }
 
-func reflectEqual(a, b map[string]int64) bool {
+func equalCounts(a, b map[string]int64) bool {
 	if len(a) != len(b) {
 		return false
 	}

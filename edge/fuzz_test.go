@@ -32,7 +32,7 @@ func checkAnswer(t *testing.T, h *harness, dialect string, resp *http.Response, 
 	case st >= 500:
 		t.Fatalf("status %d: %s", st, body)
 	case st >= 200 && st <= 299:
-		if failed(dialect, body) {
+		if isFailureBody(dialect, body) {
 			t.Fatalf("status %d with a failure body: %s", st, body)
 		}
 	case st >= 400:
@@ -175,7 +175,7 @@ func FuzzQuery(f *testing.F) {
 		if err != nil {
 			t.Skip() // the client refused to send it
 		}
-		b := readAll(t, resp)
+		b := readRespBody(t, resp)
 		checkAnswer(t, h, p.dialect, resp, b, before)
 	})
 }

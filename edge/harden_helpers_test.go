@@ -183,7 +183,7 @@ func errorEnvelope(dialect string, status int, body []byte) (msg string, problem
 
 // failed reports whether a 2xx body is nevertheless a failure envelope: no
 // dialect may answer a failure with a 200.
-func failed(dialect string, body []byte) bool {
+func isFailureBody(dialect string, body []byte) bool {
 	var m map[string]any
 	if json.Unmarshal(body, &m) != nil {
 		var arr []any
@@ -205,7 +205,7 @@ func failed(dialect string, body []byte) bool {
 	return true
 }
 
-func readAll(t testing.TB, resp *http.Response) []byte {
+func readRespBody(t testing.TB, resp *http.Response) []byte {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

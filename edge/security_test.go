@@ -97,8 +97,8 @@ func TestPosScopedToken(t *testing.T) {
 		{"history-point by email", "GET", "/history-point?email=pos2.only%40example.com", "pos1", "", dLoyalty, 403},
 		{"balance of a pos2 customer", "GET", "/balance?phone=0912000222", "pos1", "", dLoyalty, 403},
 		{"redeem for a pos2 customer", "POST", "/redeem", "pos1", `{"code":"DAUMAY01","data":{"phone":"0912000222"}}`, dLoyalty, 403},
-		{"redeem at pos2", "POST", "/redeem?pos_id=pos2", "pos1", `{"code":"DAUMAY01","data":{"phone":"` + seedPhone + `"}}`, dLoyalty, 403},
-		{"accumulate at pos2", "POST", "/accumulate?pos_id=pos2", "pos1", `{"code":"CODE4","data":{"phones":[{"value":"` + seedPhone + `"}]}}`, dLoyalty, 403},
+		{"redeem at pos2", "POST", "/redeem?pos_id=pos2", "pos1", `{"code":"DAUMAY01","data":{"phone":"` + hardPhone + `"}}`, dLoyalty, 403},
+		{"accumulate at pos2", "POST", "/accumulate?pos_id=pos2", "pos1", `{"code":"CODE4","data":{"phones":[{"value":"` + hardPhone + `"}]}}`, dLoyalty, 403},
 		{"profile GET of a pos2 customer", "GET", "/1.0/customer/" + pos2ID, "apikey:pos1", "", dProfile, 403},
 		{"profile update of a pos2 customer", "POST", "/1.0/customer/update", "apikey:pos1", `{"_id":"` + pos2ID + `","email":"pos2.only@example.com","full_name":"Hijack"}`, dProfile, 403},
 		{"admin", "GET", "/admin/v1/sync", "pos1", "", dAdmin, 403},
@@ -122,27 +122,27 @@ func TestPosScopedToken(t *testing.T) {
 
 	// Its own location works, in every dialect.
 	for _, ok := range []struct{ method, url, token, body string }{
-		{"GET", "/customers_location?phone=" + seedPhone + "&pos_id=pos1", "pos1", ""},
-		{"GET", "/customers_location?phone=" + seedPhone, "pos1", ""},
-		{"GET", "/history-point?phone=" + seedPhone, "pos1", ""},
-		{"GET", "/balance?phone=" + seedPhone, "pos1", ""},
-		{"POST", "/redeem", "pos1", `{"code":"DAUMAY01","data":{"phone":"` + seedPhone + `"}}`},
-		{"POST", "/1.0/customer/update", "apikey:pos1", `{"_id":"{ID}","email":"` + seedEmail + `","company":"Mine"}`},
+		{"GET", "/customers_location?phone=" + hardPhone + "&pos_id=pos1", "pos1", ""},
+		{"GET", "/customers_location?phone=" + hardPhone, "pos1", ""},
+		{"GET", "/history-point?phone=" + hardPhone, "pos1", ""},
+		{"GET", "/balance?phone=" + hardPhone, "pos1", ""},
+		{"POST", "/redeem", "pos1", `{"code":"DAUMAY01","data":{"phone":"` + hardPhone + `"}}`},
+		{"POST", "/1.0/customer/update", "apikey:pos1", `{"_id":"{ID}","email":"` + hardEmail + `","company":"Mine"}`},
 	} {
 		url, body := ok.url, ok.body
-		id := customerID(t, h, seedPhone)
+		id := idByPhone(t, h, hardPhone)
 		url, body = strings.ReplaceAll(url, "{ID}", id), strings.ReplaceAll(body, "{ID}", id)
 		if resp, b := rawDo(t, h, ok.method, url, ok.token, body); resp.StatusCode != 200 {
 			t.Errorf("pos1 token, %s %s: %d %s", ok.method, url, resp.StatusCode, b)
 		}
 	}
 	// An accumulate by the pos1 token, without pos_id, is recorded at pos1.
-	b := h.mustDo(200, "POST", "/accumulate", "pos1", `{"code":"CODE5","data":{"phones":[{"value":"`+seedPhone+`"}]}}`)
+	b := h.mustDo(200, "POST", "/accumulate", "pos1", `{"code":"CODE5","data":{"phones":[{"value":"`+hardPhone+`"}]}}`)
 	var acc struct {
 		ID string `json:"id"`
 	}
 	json.Unmarshal(b, &acc) //nolint:errcheck
-	phone, _ := edge.NormalizePhone(seedPhone)
+	phone, _ := edge.NormalizePhone(hardPhone)
 	entries, _, err := h.svc.History(context.Background(), edge.HistoryQuery{Contact: edge.Contact{Phones: []string{phone}}, Page: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestPosScopedToken(t *testing.T) {
 	}
 }
 
-func customerID(t testing.TB, h *harness, phone string) string {
+func idByPhone(t testing.TB, h *harness, phone string) string {
 	t.Helper()
 	var env struct {
 		Data struct {
@@ -182,8 +182,8 @@ func TestRateLimit(t *testing.T) {
 	limited := map[string]int{}
 	for i := range 10 {
 		for _, r := range []struct{ dialect, url, token string }{
-			{dLoyalty, "/balance?phone=" + seedPhone, "pos1"},
-			{dMember, "/customers_location?phone=" + seedPhone, "pos1"},
+			{dLoyalty, "/balance?phone=" + hardPhone, "pos1"},
+			{dMember, "/customers_location?phone=" + hardPhone, "pos1"},
 			{dTypes, "/api/crm/type/list?vbot_id=v&project_code=p", "pos1"},
 		} {
 			resp, b := rawDo(t, h, "GET", r.url, r.token, "")
@@ -208,12 +208,12 @@ func TestRateLimit(t *testing.T) {
 	}
 	// The other tills are not starved.
 	for range 3 {
-		if resp, b := rawDo(t, h, "GET", "/balance?phone="+seedPhone, "plain", ""); resp.StatusCode != 200 {
+		if resp, b := rawDo(t, h, "GET", "/balance?phone="+hardPhone, "plain", ""); resp.StatusCode != 200 {
 			t.Errorf("another token while one runs away: %d %s", resp.StatusCode, b)
 		}
 	}
 	// A wrong token is refused before it can spend anyone's budget.
-	if resp, _ := rawDo(t, h, "GET", "/balance?phone="+seedPhone, "crm_wrong", ""); resp.StatusCode != 401 {
+	if resp, _ := rawDo(t, h, "GET", "/balance?phone="+hardPhone, "crm_wrong", ""); resp.StatusCode != 401 {
 		t.Errorf("bad token under rate limiting: %d", resp.StatusCode)
 	}
 }
@@ -230,14 +230,14 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 		{"GET", "/healthz", "none", "", 200},
 		{"GET", "/readyz", "none", "", 200},
 		{"GET", "/metrics", "none", "", 200},
-		{"GET", "/customers_location?phone=" + seedPhone, "", "", 404},
+		{"GET", "/customers_location?phone=" + hardPhone, "", "", 404},
 		{"GET", "/customers_location", "", "", 400},
-		{"GET", "/customers_location?phone=" + seedPhone, "none", "", 401},
+		{"GET", "/customers_location?phone=" + hardPhone, "none", "", 401},
 		{"GET", "/admin/v1/sync", "plain", "", 403},
 		{"GET", "/no/such/path", "none", "", 404},
 		{"DELETE", "/customers_location", "", "", 405},
 		{"POST", "/accumulate", "", `{"code":"` + strings.Repeat("x", 1<<20) + `"}`, 413},
-		{"GET", "/balance?phone=" + seedPhone, "", "", 200},
+		{"GET", "/balance?phone=" + hardPhone, "", "", 200},
 	} {
 		resp, b := rawDo(t, h, r.method, r.url, r.token, r.body)
 		if resp.StatusCode != r.status {
@@ -250,19 +250,19 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
+// lockedLog is a log destination safe for the server's goroutines.
+type lockedLog struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *lockedLog) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *lockedLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -273,11 +273,11 @@ func (s *syncBuffer) String() string {
 // sane; tokens, phones, emails and query strings never reach the log.
 func TestRequestLogAndIDs(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs lockedLog
 	h := newHarness(t, func(o *harnessOptions) {
 		o.server.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
-	resp, _ := rawDo(t, h, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+seedPhone+`","email":"`+seedEmail+`"}`,
+	resp, _ := rawDo(t, h, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+hardPhone+`","email":"`+hardEmail+`"}`,
 		"X-Request-Id", "till-7.req-42")
 	if got := resp.Header.Get("X-Request-Id"); got != "till-7.req-42" {
 		t.Errorf("X-Request-Id echoed as %q", got)
@@ -289,9 +289,9 @@ func TestRequestLogAndIDs(t *testing.T) {
 		}
 	}
 	rawDo(t, h, "GET", "/customers_location?pos_id=pos1&phone=%2B84945350398", "plain", "")
-	rawDo(t, h, "GET", "/balance?email="+seedEmail, "pos1", "")
-	rawDo(t, h, "POST", "/1.0/customer/update", "apikey:admin", `{"_id":"zz","phone":"`+seedPhone+`"}`)
-	rawDo(t, h, "GET", "/customers_location?phone="+seedPhone, "crm_secret_but_wrong", "")
+	rawDo(t, h, "GET", "/balance?email="+hardEmail, "pos1", "")
+	rawDo(t, h, "POST", "/1.0/customer/update", "apikey:admin", `{"_id":"zz","phone":"`+hardPhone+`"}`)
+	rawDo(t, h, "GET", "/customers_location?phone="+hardPhone, "crm_secret_but_wrong", "")
 
 	ids := map[string]bool{}
 	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
@@ -311,7 +311,7 @@ func TestRequestLogAndIDs(t *testing.T) {
 		t.Errorf("request ids in the log: %v", ids)
 	}
 	all := logs.String()
-	secrets := []string{seedPhone, "84945350398", "945350398", seedEmail, "crm_secret_but_wrong", "pos_id=", "phone="}
+	secrets := []string{hardPhone, "84945350398", "945350398", hardEmail, "crm_secret_but_wrong", "pos_id=", "phone="}
 	for _, tk := range h.tokens {
 		secrets = append(secrets, tk, tk[4:20])
 	}
@@ -328,9 +328,9 @@ func TestRequestLogAndIDs(t *testing.T) {
 func TestMetricsExposition(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, withOfflineUpstream)
-	h.mustDo(200, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+seedPhone+`"}`)
+	h.mustDo(200, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+hardPhone+`"}`)
 	h.mustDo(404, "GET", "/customers_location?phone=0912999888", "", "")
-	h.mustDo(200, "GET", "/customers_location?phone="+seedPhone, "", "")
+	h.mustDo(200, "GET", "/customers_location?phone="+hardPhone, "", "")
 	resp, b := rawDo(t, h, "GET", "/metrics", "none", "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
