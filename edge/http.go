@@ -201,6 +201,15 @@ func (s *Server) handle(method, path string, d *dialect, acc access, h apiHandle
 	s.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		info := infoOf(r.Context())
 		info.route = path
+		defer func() {
+			// A bug answers 500 in the dialect's envelope, logged once.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.fail(w, r, d, fmt.Errorf("panic: %v", v))
+			}
+		}()
 		if acc != public {
 			p, err := s.authenticate(r, acc)
 			if err != nil {
