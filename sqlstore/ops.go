@@ -176,6 +176,10 @@ var ErrInUse = errors.New("the database is in use: stop crmedge serve (and any o
 // PATH.before-restore-TIMESTAMP, which Restore returns ("" when there was
 // none). The restored file is migrated to this crmedge's schema on next open.
 func Restore(ctx context.Context, from, path string) (kept string, err error) {
+	if fi, err := os.Stat(from + "-wal"); err == nil && fi.Size() > 0 {
+		// Part of that database is in its WAL, which a file copy would lose.
+		return "", fmt.Errorf("%s has a write-ahead log (%s-wal) beside it: it is a live database, not a backup; make one with crmedge backup --db %s --to FILE", from, from, from)
+	}
 	rep, err := CheckFile(ctx, from)
 	if err != nil {
 		return "", fmt.Errorf("backup %w", err)
