@@ -454,12 +454,15 @@ func TestMixedScenarioKill9(t *testing.T) {
 			}
 		}()
 	}
-	for {
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		mu.Lock()
 		n := len(acks)
 		mu.Unlock()
 		if n >= 60 {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d accumulates acknowledged in 60s", n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
