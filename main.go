@@ -47,6 +47,10 @@ func commands() []command {
 		{"backup", "", "write a consistent copy of the database to --to while serving goes on", runBackup, func(fs *pflag.FlagSet) {
 			fs.String("to", "", "the backup file to write (must not exist)")
 		}},
+		{"restore", "", "replace --db with a backup written by `backup` (--from FILE); stop serve first", runRestore, func(fs *pflag.FlagSet) {
+			fs.String("from", "", "the backup file to restore")
+		}},
+		{"check", "", "verify --db read-only (PRAGMA integrity_check, schema version) and count its rows; safe while serving", runCheck, nil},
 		{"outbox", "list|retry [ID]", "list forwarded writes (--state pending|dead|delivered|all) or retry dead letters (ID or --all-dead)", runOutbox, func(fs *pflag.FlagSet) {
 			fs.String("state", "pending", "list: pending, dead, delivered or all")
 			fs.Bool("dead", false, "list: shorthand for --state dead")
@@ -170,6 +174,15 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	if (cert == "") != (key == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
+	var tlsConfig *tls.Config
+	if cert != "" {
+		// Loaded before anything else, so a bad pair stops the start at once.
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	}
 	started := time.Now()
 	db, err := openDB(ctx, fs)
 	if err != nil {
@@ -225,9 +238,9 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	scheme := "http"
-	if cert != "" {
+	if tlsConfig != nil {
 		scheme = "https"
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = tlsConfig
 	}
 	fwdCtx, stopForwarder := context.WithCancel(context.Background())
 	fwdDone := make(chan struct{})
@@ -243,8 +256,8 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	}
 	serveErr := make(chan error, 1)
 	go func() {
-		if cert != "" {
-			serveErr <- srv.ServeTLS(ln, cert, key)
+		if tlsConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "")
 		} else {
 			serveErr <- srv.Serve(ln)
 		}
@@ -420,6 +433,51 @@ func runBackup(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer
 		return err
 	}
 	_, err = fmt.Fprintf(out, "backed up %s to %s\n", db.Path(), to)
+	return err
+}
+
+func runRestore(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer) error {
+	from := str(fs, "from")
+	if from == "" {
+		return fmt.Errorf("--from FILE is required")
+	}
+	kept, err := sqlstore.Restore(ctx, from, str(fs, "db"))
+	if err != nil {
+		return err
+	}
+	if kept != "" {
+		fmt.Fprintf(out, "kept the replaced database as %s\n", kept)
+	}
+	// Open once: migrates the restored file to this crmedge's schema.
+	db, err := openDB(ctx, fs)
+	if err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "restored %s from %s\n", str(fs, "db"), from)
+	return err
+}
+
+func runCheck(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer) error {
+	path := str(fs, "db")
+	rep, err := sqlstore.CheckFile(ctx, path)
+	if err != nil {
+		return err
+	}
+	for _, t := range sqlstore.CountedTables() {
+		if n, ok := rep.Counts[t]; ok {
+			fmt.Fprintf(out, "%-20s %d\n", t, n)
+		}
+	}
+	if len(rep.Problems) > 0 {
+		if len(rep.Problems) > 20 {
+			rep.Problems = rep.Problems[:20]
+		}
+		return fmt.Errorf("%s is damaged (schema version %d): %s; restore a backup", path, rep.Version, strings.Join(rep.Problems, "; "))
+	}
+	_, err = fmt.Fprintf(out, "%s: ok (schema version %d, integrity_check ok)\n", path, rep.Version)
 	return err
 }
 

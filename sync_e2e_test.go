@@ -352,7 +352,7 @@ func TestE2ECrashUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.IntegrityCheck(context.Background()); err != nil {
+	if problems, err := db.IntegrityCheck(context.Background()); err != nil || len(problems) > 0 {
 		t.Errorf("after kill -9: %v", err)
 	}
 	if err := db.Close(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ParseCatalog reads catalog rows of one kind from CSV (with a header row) or
@@ -178,6 +179,19 @@ func parseCatalogJSON(kind string, r io.Reader) (*CatalogBatch, error) {
 		return nil, fmt.Errorf("read catalog: %w", err)
 	}
 	lc := &lineCounter{data: data, line: 1}
+	// The JSON decoder would silently turn invalid UTF-8 into U+FFFD and
+	// store it: refuse the file instead, saying where.
+	if !utf8.Valid(data) {
+		at := 0
+		for at < len(data) {
+			r, size := utf8.DecodeRune(data[at:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			at += size
+		}
+		return nil, Invalid("file", "line %d: the file is not valid UTF-8 text (byte %d)", lc.lineAt(at), at)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if _, err := dec.Token(); err != nil {

@@ -87,7 +87,7 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 64 {
+	if !saneRequestID(id) {
 		id = newRequestID()
 	}
 	h := w.Header()
@@ -129,6 +129,21 @@ func infoOf(ctx context.Context) *requestInfo {
 }
 
 func requestID(ctx context.Context) string { return infoOf(ctx).id }
+
+// saneRequestID accepts a client's X-Request-Id of up to 64 letters, digits
+// and ".-_:" only; anything else is replaced (it is echoed and logged).
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
 
 func newRequestID() string {
 	var b [8]byte
@@ -193,6 +208,15 @@ func (s *Server) handle(method, path string, d *dialect, acc access, h apiHandle
 	s.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		info := infoOf(r.Context())
 		info.route = path
+		defer func() {
+			// A bug answers 500 in the dialect's envelope, logged once.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.fail(w, r, d, fmt.Errorf("panic: %v", v))
+			}
+		}()
 		if acc != public {
 			p, err := s.authenticate(r, acc)
 			if err != nil {
@@ -439,7 +463,16 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
 		t.val = string(b)
 	default:
-		return &json.UnmarshalTypeError{Value: "value", Type: stringType}
+		kind := "value"
+		switch b[0] {
+		case '[':
+			kind = "array"
+		case '{':
+			kind = "object"
+		case 't', 'f':
+			kind = "bool"
+		}
+		return &json.UnmarshalTypeError{Value: kind, Type: stringType}
 	}
 	return nil
 }

@@ -91,6 +91,9 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 	req := AccumulateRequest{Code: *b.Code, Name: strings.TrimSpace(b.Data.Name), PosID: posID, EntryID: b.ID, CustomerID: b.Data.ID}
 	var warnings []string
 	for i, p := range b.Data.Phones {
+		if err := checkText(fmt.Sprintf("data.phones[%d].type", i), p.Type); err != nil {
+			return err
+		}
 		if strings.TrimSpace(p.Value) == "" {
 			continue
 		}
@@ -102,13 +105,15 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 		req.Phones = append(req.Phones, Phone{Type: p.Type, Number: e164})
 	}
 	for i, e := range b.Data.Emails {
+		if err := checkText(fmt.Sprintf("data.emails[%d].type", i), e.Type); err != nil {
+			return err
+		}
 		addr := strings.TrimSpace(e.Value)
 		if addr == "" {
 			continue
 		}
 		if err := CheckEmail(addr); err != nil {
-			field := fmt.Sprintf("data.emails[%d]", i)
-			return Invalid(field, "%s is not a valid email address", field)
+			return Invalid(fmt.Sprintf("data.emails[%d]", i), "data.emails[%d] is not a valid email address", i)
 		}
 		req.Emails = append(req.Emails, Email{Type: e.Type, Address: addr})
 	}

@@ -454,26 +454,6 @@ func TestLoyaltyScenarios(t *testing.T) {
 	})
 }
 
-// offlineUpstream is a central CRM that has never answered: writes are
-// queued (entries stay unconfirmed, so pending shows) and unknown codes get
-// no pass-through.
-type offlineUpstream struct{}
-
-func (offlineUpstream) Status() edge.UpstreamStatus {
-	return edge.UpstreamStatus{LastError: "dial tcp: connection refused"}
-}
-func (offlineUpstream) FetchMember(context.Context, string, string) (*edge.Customer, error) {
-	return nil, fmt.Errorf("offline")
-}
-func (offlineUpstream) FetchHistory(context.Context, edge.Contact) ([]edge.LedgerEntry, error) {
-	return nil, fmt.Errorf("offline")
-}
-func (offlineUpstream) Accumulate(context.Context, edge.Call) (int, []byte, error) {
-	return 0, nil, fmt.Errorf("offline")
-}
-
-func withOfflineUpstream(o *harnessOptions) { o.upstream = offlineUpstream{} }
-
 func TestLoyaltyOffline(t *testing.T) {
 	t.Parallel()
 	runScenarios(t, []scenario{

@@ -29,12 +29,15 @@ func NewMetrics(svc *Service) *Metrics {
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "crmedge_http_request_duration_seconds",
-			Help:    "HTTP request latency by route and method.",
+			Help:    "HTTP request latency by route, method and status.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"route", "method"}),
+		}, []string{"route", "method", "status"}),
 		Forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crmedge_upstream_forward_total", Help: "Outbox events sent upstream, by result (delivered, retry, dead).",
 		}, []string{"result"}),
+	}
+	for _, result := range []string{"delivered", "retry", "dead"} {
+		m.Forwarded.WithLabelValues(result) // shown at 0 before the first event
 	}
 	outbox := func(pick func(SyncStatus) float64) func() float64 {
 		return func() float64 {
@@ -68,7 +71,7 @@ func NewMetrics(svc *Service) *Metrics {
 
 func (m *Metrics) observe(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+	m.latency.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
 // Register adds more collectors (e.g. the database size, from main).

@@ -63,7 +63,13 @@ func NormalizePhone(raw string) (string, error) {
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", Invalid("phone", "phone is not a valid phone number")
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if len(e164) > 16 {
+		// E.164 allows 15 digits; the library's metadata lets a few
+		// longer ones through (found by FuzzNormalizePhone).
+		return "", Invalid("phone", "phone is not a valid phone number")
+	}
+	return e164, nil
 }
 
 // DisplayPhone renders an E.164 number the way the APIs show it: a Vietnamese

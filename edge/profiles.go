@@ -35,6 +35,8 @@ func (s *Service) CreateProfile(ctx context.Context, p CustomerPatch, call Call)
 			return err
 		}
 		if existing != nil {
+			// Only unscoped tokens get here (see above), so naming the id
+			// shows nothing the caller could not read anyway.
 			return &Error{Code: ECONFLICT, Reason: "customer_exists", Field: "email",
 				Message: fmt.Sprintf("A customer with this phone or email already exists (_id %s): use /1.0/customer/update", existing.ID)}
 		}

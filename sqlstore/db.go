@@ -219,42 +219,15 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 // QuickCheck runs PRAGMA quick_check: a damaged file is refused at start-up
 // with a clear message instead of being served (and damaged further).
 func (db *DB) QuickCheck(ctx context.Context) error {
-	rows, err := db.read.QueryContext(ctx, `PRAGMA quick_check`)
+	problems, err := integrityCheck(ctx, db.read, "quick_check")
 	if err != nil {
-		return fmt.Errorf("quick_check %s: %w", db.path, describe(err))
-	}
-	var problems []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			rows.Close()
-			return fmt.Errorf("quick_check %s: %w", db.path, err)
-		}
-		if line != "ok" {
-			problems = append(problems, line)
-		}
-	}
-	if err := closeRows(rows); err != nil {
-		return fmt.Errorf("quick_check %s: %w", db.path, describe(err))
+		return fmt.Errorf("%s: %w", db.path, err)
 	}
 	if len(problems) > 0 {
 		if len(problems) > 5 {
 			problems = problems[:5]
 		}
 		return fmt.Errorf("%s is damaged (PRAGMA quick_check: %v): restore a backup", db.path, problems)
-	}
-	return nil
-}
-
-// IntegrityCheck runs PRAGMA integrity_check, the thorough one (it reads every
-// page and index): nil when SQLite answers "ok".
-func (db *DB) IntegrityCheck(ctx context.Context) error {
-	var res string
-	if err := db.read.QueryRowContext(ctx, `PRAGMA integrity_check(1)`).Scan(&res); err != nil {
-		return fmt.Errorf("integrity_check %s: %w", db.path, describe(err))
-	}
-	if res != "ok" {
-		return fmt.Errorf("integrity_check %s: %s", db.path, res)
 	}
 	return nil
 }
