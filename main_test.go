@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -18,33 +19,43 @@ import (
 
 // The end-to-end tests build the real binary once and run it as a process.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builtBinary is one `go build` shared by every test of this run.
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// crmedgeBinary builds crmedge into a temp dir shared by the tests of this run.
-func crmedgeBinary(t testing.TB) string {
+var builtBinaries sync.Map // package path → *builtBinary
+
+// goBuild builds a main package once per test run and returns the binary.
+func goBuild(t testing.TB, pkg string, flags ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crmedge-bin")
+	v, _ := builtBinaries.LoadOrStore(pkg, &builtBinary{})
+	bb := v.(*builtBinary)
+	bb.once.Do(func() {
+		dir, err := os.MkdirTemp("", "crmedge-test-bin")
 		if err != nil {
-			buildErr = err
+			bb.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "crmedge")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			binPath = string(out)
+		bb.path = filepath.Join(dir, filepath.Base(filepath.Clean(pkg)))
+		if pkg == "." {
+			bb.path = filepath.Join(dir, "crmedge")
+		}
+		args := append(append([]string{"build"}, flags...), "-o", bb.path, pkg)
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+			bb.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatalf("build crmedge: %v\n%s", buildErr, binPath)
+	if bb.err != nil {
+		t.Fatal(bb.err)
 	}
-	return binPath
+	return bb.path
 }
+
+// crmedgeBinary is crmedge built with the race detector.
+func crmedgeBinary(t testing.TB) string { return goBuild(t, ".", "-race") }
 
 // process is a running crmedge serve.
 type process struct {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -25,32 +24,8 @@ import (
 	"crmedge/upstream/fakecrm"
 )
 
-var (
-	fakeOnce    sync.Once
-	fakeBinPath string
-	fakeErr     error
-)
-
-// fakecrmBinary builds the fake central once per test run.
-func fakecrmBinary(t testing.TB) string {
-	t.Helper()
-	fakeOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "fakecrm-bin")
-		if err != nil {
-			fakeErr = err
-			return
-		}
-		fakeBinPath = filepath.Join(dir, "fakecrm")
-		out, err := exec.Command("go", "build", "-o", fakeBinPath, "./upstream/fakecrm/cmd/fakecrm").CombinedOutput()
-		if err != nil {
-			fakeErr = fmt.Errorf("%v\n%s", err, out)
-		}
-	})
-	if fakeErr != nil {
-		t.Fatalf("build fakecrm: %v", fakeErr)
-	}
-	return fakeBinPath
-}
+// fakecrmBinary is the fake central CRM's process.
+func fakecrmBinary(t testing.TB) string { return goBuild(t, "./upstream/fakecrm/cmd/fakecrm") }
 
 // startFake runs the fake central CRM as a process and returns its URL.
 func startFake(t testing.TB, args ...string) string {

@@ -61,49 +61,6 @@ func sameCounts(t testing.TB, before, after map[string]int64) {
 	}
 }
 
-// rawDo sends a request like harness.do, as t, and returns the response
-// (body already read) so headers can be checked. Token: see harness.do;
-// "apikey:NAME" sends the named token as Api-Key.
-func rawDo(t testing.TB, h *harness, method, url, token, body string, headers ...string) (*http.Response, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, h.srv.URL+url, rd)
-	if err != nil {
-		t.Fatalf("request: %v", err)
-	}
-	if token == "" {
-		token = "admin"
-	}
-	switch {
-	case token == "none":
-	case strings.HasPrefix(token, "apikey:"):
-		req.Header.Set("Api-Key", h.tokens[strings.TrimPrefix(token, "apikey:")])
-	default:
-		secret, ok := h.tokens[token]
-		if !ok {
-			secret = token
-		}
-		req.Header.Set("Authorization", "Bearer "+secret)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := h.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	return resp, b
-}
-
 // securityHeaders are set on every response, errors and 404s included.
 var securityHeaders = map[string]string{
 	"X-Content-Type-Options":  "nosniff",

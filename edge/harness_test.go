@@ -97,33 +97,39 @@ func newHarness(t testing.TB, opts ...func(*harnessOptions)) *harness {
 }
 
 // do sends a request with the named token ("" = admin, "none" = no header,
-// anything not a token name is sent as the raw secret; "apikey:NAME" sends
-// that token, or raw secret, as the profile dialect's `Api-Key` header).
+// "apikey:NAME" sends NAME's token as Api-Key, anything not a token name is
+// sent as the raw secret) and returns the status and the body.
 func (h *harness) do(method, url, token, body string, headers ...string) (int, []byte) {
 	h.t.Helper()
+	resp, b := rawDo(h.t, h, method, url, token, body, headers...)
+	return resp.StatusCode, b
+}
+
+// rawDo is harness.do as t, returning the whole response (body already
+// read) so its headers can be checked.
+func rawDo(t testing.TB, h *harness, method, url, token, body string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, h.srv.URL+url, rd)
 	if err != nil {
-		h.t.Fatalf("request: %v", err)
+		t.Fatalf("request: %v", err)
 	}
 	if token == "" {
 		token = "admin"
 	}
+	secretOf := func(name string) string {
+		if secret, ok := h.tokens[name]; ok {
+			return secret
+		}
+		return name
+	}
 	if name, ok := strings.CutPrefix(token, "apikey:"); ok {
-		secret, ok := h.tokens[name]
-		if !ok {
-			secret = name
-		}
-		req.Header.Set("Api-Key", secret)
+		req.Header.Set("Api-Key", secretOf(name))
 	} else if token != "none" {
-		secret, ok := h.tokens[token]
-		if !ok {
-			secret = token
-		}
-		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Authorization", "Bearer "+secretOf(token))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -131,14 +137,14 @@ func (h *harness) do(method, url, token, body string, headers ...string) (int, [
 	}
 	resp, err := h.srv.Client().Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		h.t.Fatalf("read body: %v", err)
+		t.Fatalf("read body: %v", err)
 	}
-	return resp.StatusCode, b
+	return resp, b
 }
 
 // mustDo is do that fails the test unless the status is want.
