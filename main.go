@@ -176,7 +176,10 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 		return err
 	}
 	defer db.Close()
-	if err := db.QuickCheck(ctx); err != nil {
+	// A large file is checked while serving; damage found then stops serve
+	// with the same message as a refusal at start-up.
+	checked, err := db.StartupCheck(ctx)
+	if err != nil {
 		return err
 	}
 	edgeID, err := db.EdgeID(ctx)
@@ -252,12 +255,21 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 		"startup_ms", time.Since(started).Milliseconds(), "version", version)
 	fmt.Fprintf(out, "crmedge serving on %s://%s\n", scheme, ln.Addr())
 
-	select {
-	case err := <-serveErr:
-		stopForwarder()
-		<-fwdDone
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	var damaged error
+	for done := false; !done; {
+		select {
+		case err := <-serveErr:
+			stopForwarder()
+			<-fwdDone
+			return fmt.Errorf("serve: %w", err)
+		case damaged = <-checked:
+			checked, done = nil, damaged != nil
+			if damaged != nil {
+				log.Error("database damaged: stopping", "err", damaged)
+			}
+		case <-ctx.Done():
+			done = true
+		}
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -267,6 +279,9 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	<-fwdDone
 	if cerr := db.Close(); cerr != nil && err == nil {
 		err = cerr
+	}
+	if damaged != nil {
+		return damaged
 	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -9,8 +9,7 @@ import (
 )
 
 func (t *txn) CustomerIDByPhone(e164 string) (string, error) {
-	var id string
-	_, err := t.row(`SELECT customer_id FROM customer_phones WHERE e164 = ?`, []any{e164}, &id)
+	id, err := t.owner("p", e164, `SELECT customer_id FROM customer_phones WHERE e164 = ?`)
 	if err != nil {
 		return "", fmt.Errorf("customer by phone: %w", err)
 	}
@@ -18,22 +17,49 @@ func (t *txn) CustomerIDByPhone(e164 string) (string, error) {
 }
 
 func (t *txn) CustomerIDByEmail(email string) (string, error) {
-	var id string
-	_, err := t.row(`SELECT customer_id FROM customer_emails WHERE email = ?`, []any{edge.NormalizeEmail(email)}, &id)
+	id, err := t.owner("e", edge.NormalizeEmail(email), `SELECT customer_id FROM customer_emails WHERE email = ?`)
 	if err != nil {
 		return "", fmt.Errorf("customer by email: %w", err)
 	}
 	return id, nil
 }
 
+// owner looks a contact's customer up, through the transaction's memo.
+func (t *txn) owner(kind, key, q string) (string, error) {
+	if id, ok := t.owners[kind+key]; ok {
+		return id, nil
+	}
+	var id string
+	if _, err := t.row(q, []any{key}, &id); err != nil {
+		return "", err
+	}
+	if t.owners == nil {
+		t.owners = make(map[string]string, 4)
+	}
+	t.owners[kind+key] = id
+	return id, nil
+}
+
+// customerQuery reads a customer with its phones, emails and types in one
+// statement: the lists come back as JSON arrays of string arrays.
+const customerQuery = `SELECT c.customer_no, c.name, c.gender, c.birth_year, c.birth_month, c.birth_day,
+	c.attrs, c.tags, c.custom_fields, c.created_at, c.updated_at,
+	(SELECT json_group_array(json_array(p.e164, p.id, p.type) ORDER BY p.position)
+		FROM customer_phones p WHERE p.customer_id = c.id),
+	(SELECT json_group_array(json_array(e.address, e.id, e.type) ORDER BY e.position)
+		FROM customer_emails e WHERE e.customer_id = c.id),
+	(SELECT json_group_array(json_array(ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name)
+			ORDER BY ct.vbot_id, ct.project_code)
+		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id WHERE l.customer_id = c.id)
+	FROM customers c WHERE c.id = ?`
+
 func (t *txn) Customer(id string) (*edge.Customer, error) {
 	c := &edge.Customer{ID: id}
-	var attrs, tags, fields string
+	var attrs, tags, fields, phones, emails, types string
 	var created, updated int64
-	found, err := t.row(`SELECT customer_no, name, gender, birth_year, birth_month, birth_day,
-		attrs, tags, custom_fields, created_at, updated_at FROM customers WHERE id = ?`, []any{id},
+	found, err := t.row(customerQuery, []any{id},
 		&c.No, &c.Name, &c.Gender, &c.Birth.Year, &c.Birth.Month, &c.Birth.Day,
-		&attrs, &tags, &fields, &created, &updated)
+		&attrs, &tags, &fields, &created, &updated, &phones, &emails, &types)
 	if err != nil || !found {
 		if err != nil {
 			err = fmt.Errorf("customer %s: %w", id, err)
@@ -44,13 +70,59 @@ func (t *txn) Customer(id string) (*edge.Customer, error) {
 	if err := unmarshalColumns(c, attrs, tags, fields); err != nil {
 		return nil, fmt.Errorf("customer %s: %w", id, err)
 	}
-	if err := t.loadContacts(c); err != nil {
-		return nil, fmt.Errorf("customer %s: %w", id, err)
-	}
-	if err := t.loadTypes(c); err != nil {
+	if err := unmarshalChildren(c, phones, emails, types); err != nil {
 		return nil, fmt.Errorf("customer %s: %w", id, err)
 	}
 	return c, nil
+}
+
+// unmarshalChildren reads customerQuery's lists.
+func unmarshalChildren(c *edge.Customer, phones, emails, types string) error {
+	if phones != "[]" {
+		rows, err := stringRows(phones, 3)
+		if err != nil {
+			return fmt.Errorf("phones: %w", err)
+		}
+		c.Phones = make([]edge.Phone, len(rows))
+		for i, r := range rows {
+			c.Phones[i] = edge.Phone{Number: r[0], ID: r[1], Type: r[2]}
+		}
+	}
+	if emails != "[]" {
+		rows, err := stringRows(emails, 3)
+		if err != nil {
+			return fmt.Errorf("emails: %w", err)
+		}
+		c.Emails = make([]edge.Email, len(rows))
+		for i, r := range rows {
+			c.Emails[i] = edge.Email{Address: r[0], ID: r[1], Type: r[2]}
+		}
+	}
+	if types != "[]" {
+		rows, err := stringRows(types, 5)
+		if err != nil {
+			return fmt.Errorf("types: %w", err)
+		}
+		c.Types = make([]edge.TypeRef, len(rows))
+		for i, r := range rows {
+			c.Types[i] = edge.TypeRef{TypeID: r[0], VbotID: r[1], ProjectCode: r[2], TypeNo: r[3], TypeName: r[4]}
+		}
+	}
+	return nil
+}
+
+// stringRows decodes a JSON array of arrays of n strings.
+func stringRows(s string, n int) ([][]string, error) {
+	var rows [][]string
+	if err := json.Unmarshal([]byte(s), &rows); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if len(r) != n {
+			return nil, fmt.Errorf("row of %d values, want %d", len(r), n)
+		}
+	}
+	return rows, nil
 }
 
 func unmarshalColumns(c *edge.Customer, attrs, tags, fields string) error {
@@ -70,55 +142,6 @@ func unmarshalColumns(c *edge.Customer, attrs, tags, fields string) error {
 		}
 	}
 	return nil
-}
-
-func (t *txn) loadContacts(c *edge.Customer) error {
-	rows, err := t.query(`SELECT e164, id, type FROM customer_phones WHERE customer_id = ? ORDER BY position`, c.ID)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var p edge.Phone
-		if err := rows.Scan(&p.Number, &p.ID, &p.Type); err != nil {
-			rows.Close()
-			return err
-		}
-		c.Phones = append(c.Phones, p)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	rows, err = t.query(`SELECT address, id, type FROM customer_emails WHERE customer_id = ? ORDER BY position`, c.ID)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var e edge.Email
-		if err := rows.Scan(&e.Address, &e.ID, &e.Type); err != nil {
-			rows.Close()
-			return err
-		}
-		c.Emails = append(c.Emails, e)
-	}
-	return closeRows(rows)
-}
-
-func (t *txn) loadTypes(c *edge.Customer) error {
-	rows, err := t.query(`SELECT ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name
-		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id
-		WHERE l.customer_id = ? ORDER BY ct.vbot_id, ct.project_code`, c.ID)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var r edge.TypeRef
-		if err := rows.Scan(&r.TypeID, &r.VbotID, &r.ProjectCode, &r.TypeNo, &r.TypeName); err != nil {
-			rows.Close()
-			return err
-		}
-		c.Types = append(c.Types, r)
-	}
-	return closeRows(rows)
 }
 
 func closeRows(rows interface {

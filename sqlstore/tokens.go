@@ -20,6 +20,20 @@ func (t *txn) InsertToken(tk *edge.Token) error {
 		return fmt.Errorf("insert token: %w", err)
 	}
 	tk.ID, _ = res.LastInsertId()
+	return t.bumpTokensVersion()
+}
+
+// tokensVersionKey is the meta row every token change bumps, in the same
+// transaction, so the token cache (DB.TokenByHash) can tell with one lookup
+// whether what it holds is still current, whichever process made the change.
+const tokensVersionKey = "tokens_version"
+
+func (t *txn) bumpTokensVersion() error {
+	_, err := t.exec(`INSERT INTO meta (key, value) VALUES ('` + tokensVersionKey + `', '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`)
+	if err != nil {
+		return fmt.Errorf("tokens version: %w", err)
+	}
 	return nil
 }
 
@@ -79,7 +93,11 @@ func (t *txn) RevokeToken(name string, at time.Time) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("revoke token: %w", err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, t.bumpTokensVersion()
 }
 
 func (t *txn) TokenCount() (int64, error) {

@@ -12,9 +12,14 @@ import (
 type txn struct {
 	ctx  context.Context
 	stmt func(query string) (*sql.Stmt, error)
+	// owners memoizes contact lookups ("p"+e164 or "e"+email → customer id)
+	// within the transaction: a write asks for the same phone several times.
+	// Any write empties it: every statement that changes data goes through exec.
+	owners map[string]string
 }
 
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
+	clear(t.owners)
 	s, err := t.stmt(q)
 	if err != nil {
 		return nil, err

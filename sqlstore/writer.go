@@ -109,10 +109,19 @@ func (w *writer) loop() {
 	}
 }
 
+// ctl runs one of the transaction-control statements, prepared once.
+func (w *writer) ctl(q string) error {
+	s, err := w.stmt(q)
+	if err != nil {
+		return err
+	}
+	_, err = s.ExecContext(context.Background())
+	return err
+}
+
 // run applies a batch in one transaction, filling errs per job.
 func (w *writer) run(batch []*writeJob, errs []error) {
-	bg := context.Background()
-	if _, err := w.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+	if err := w.ctl("BEGIN IMMEDIATE"); err != nil {
 		fill(errs, fmt.Errorf("begin: %w", err))
 		return
 	}
@@ -123,20 +132,20 @@ func (w *writer) run(batch []*writeJob, errs []error) {
 			continue
 		}
 		if !single {
-			if _, err := w.conn.ExecContext(bg, "SAVEPOINT job"); err != nil {
+			if err := w.ctl("SAVEPOINT job"); err != nil {
 				w.abort(errs, fmt.Errorf("savepoint: %w", err))
 				return
 			}
 		}
 		errs[i] = w.call(j)
 		if errs[i] != nil && !single {
-			if _, err := w.conn.ExecContext(bg, "ROLLBACK TO job"); err != nil {
+			if err := w.ctl("ROLLBACK TO job"); err != nil {
 				w.abort(errs, fmt.Errorf("rollback to savepoint: %w", err))
 				return
 			}
 		}
 		if !single {
-			if _, err := w.conn.ExecContext(bg, "RELEASE job"); err != nil {
+			if err := w.ctl("RELEASE job"); err != nil {
 				w.abort(errs, fmt.Errorf("release savepoint: %w", err))
 				return
 			}
@@ -147,7 +156,7 @@ func (w *writer) run(batch []*writeJob, errs []error) {
 		w.abort(nil, nil)
 		return
 	}
-	if _, err := w.conn.ExecContext(bg, "COMMIT"); err != nil {
+	if err := w.ctl("COMMIT"); err != nil {
 		w.abort(errs, fmt.Errorf("commit: %w", err))
 	}
 }
@@ -160,13 +169,16 @@ func (w *writer) call(j *writeJob) (err error) {
 			err = fmt.Errorf("panic in write: %v", r)
 		}
 	}()
-	return j.fn(&txn{ctx: j.ctx, stmt: w.stmt})
+	// Statements run to the end once the job has started: its caller waits
+	// for the commit anyway, and a cancel watcher per statement costs more
+	// than the statement.
+	return j.fn(&txn{ctx: context.WithoutCancel(j.ctx), stmt: w.stmt})
 }
 
 // abort rolls the transaction back and, when errs is given, fails every job
 // of the batch with err: none of them was committed.
 func (w *writer) abort(errs []error, err error) {
-	_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK")
+	_ = w.ctl("ROLLBACK")
 	if errs != nil {
 		fill(errs, err)
 	}
