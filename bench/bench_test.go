@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -70,6 +71,9 @@ func getEnv(b *testing.B) *env {
 
 func newEnv(spec sqlstore.FixtureSpec) (*env, error) {
 	ctx := context.Background()
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400) // as `crmedge serve` does (main.go serveGC)
+	}
 	start := time.Now()
 	fixture, err := sqlstore.CachedFixture(ctx, os.TempDir(), spec)
 	if err != nil {
@@ -246,11 +250,15 @@ func runConns(b *testing.B, mk build, after func(b *testing.B, conns int, r resu
 	e := getEnv(b)
 	for _, conns := range connCounts {
 		b.Run("conns="+strconv.Itoa(conns), func(b *testing.B) {
+			c0, w0 := e.db.CommitStats()
 			r, err := e.load(conns, int64(max(b.N, conns)), mk)
 			if err != nil {
 				b.Fatal(err)
 			}
 			report(b, r)
+			if c1, w1 := e.db.CommitStats(); c1 > c0 {
+				b.ReportMetric(float64(w1-w0)/float64(c1-c0), "writes/commit")
+			}
 			if after != nil {
 				after(b, conns, r)
 			}

@@ -1,15 +1,28 @@
 package sqlstore
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"crmedge/edge"
 )
 
+// The hot-path queries, named for TestHotPathQueryPlans.
+const (
+	phoneOwnerQuery = `SELECT customer_id FROM customer_phones WHERE e164 = ?`
+	emailOwnerQuery = `SELECT customer_id FROM customer_emails WHERE email = ?`
+	memberQuery     = `SELECT 1 FROM memberships WHERE pos_id = ? AND customer_id = ?`
+	seenAtQuery     = `SELECT 1 WHERE EXISTS (SELECT 1 FROM memberships WHERE pos_id = ?1 AND customer_id = ?2)
+		OR EXISTS (SELECT 1 FROM ledger WHERE customer_id = ?2 AND pos_id = ?1)`
+	nextCustomerNoQuery = `SELECT COALESCE(MAX(customer_no), 0) + 1 FROM customers`
+)
+
 func (t *txn) CustomerIDByPhone(e164 string) (string, error) {
-	id, err := t.owner("p", e164, `SELECT customer_id FROM customer_phones WHERE e164 = ?`)
+	id, err := t.owner("p", e164, phoneOwnerQuery)
 	if err != nil {
 		return "", fmt.Errorf("customer by phone: %w", err)
 	}
@@ -17,7 +30,7 @@ func (t *txn) CustomerIDByPhone(e164 string) (string, error) {
 }
 
 func (t *txn) CustomerIDByEmail(email string) (string, error) {
-	id, err := t.owner("e", edge.NormalizeEmail(email), `SELECT customer_id FROM customer_emails WHERE email = ?`)
+	id, err := t.owner("e", edge.NormalizeEmail(email), emailOwnerQuery)
 	if err != nil {
 		return "", fmt.Errorf("customer by email: %w", err)
 	}
@@ -41,15 +54,16 @@ func (t *txn) owner(kind, key, q string) (string, error) {
 }
 
 // customerQuery reads a customer with its phones, emails and types in one
-// statement: the lists come back as JSON arrays of string arrays.
+// statement: the lists come back as JSON arrays of string arrays. Phones and
+// emails come in position order straight from their (customer_id, position)
+// indexes (a co-routine, no sort); types are sorted in Go.
 const customerQuery = `SELECT c.customer_no, c.name, c.gender, c.birth_year, c.birth_month, c.birth_day,
 	c.attrs, c.tags, c.custom_fields, c.created_at, c.updated_at,
-	(SELECT json_group_array(json_array(p.e164, p.id, p.type) ORDER BY p.position)
-		FROM customer_phones p WHERE p.customer_id = c.id),
-	(SELECT json_group_array(json_array(e.address, e.id, e.type) ORDER BY e.position)
-		FROM customer_emails e WHERE e.customer_id = c.id),
-	(SELECT json_group_array(json_array(ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name)
-			ORDER BY ct.vbot_id, ct.project_code)
+	(SELECT json_group_array(json(j)) FROM (SELECT json_array(p.e164, p.id, p.type) AS j
+		FROM customer_phones p WHERE p.customer_id = c.id ORDER BY p.position)),
+	(SELECT json_group_array(json(j)) FROM (SELECT json_array(e.address, e.id, e.type) AS j
+		FROM customer_emails e WHERE e.customer_id = c.id ORDER BY e.position)),
+	(SELECT json_group_array(json_array(ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name))
 		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id WHERE l.customer_id = c.id)
 	FROM customers c WHERE c.id = ?`
 
@@ -107,27 +121,17 @@ func unmarshalChildren(c *edge.Customer, phones, emails, types string) error {
 		for i, r := range rows {
 			c.Types[i] = edge.TypeRef{TypeID: r[0], VbotID: r[1], ProjectCode: r[2], TypeNo: r[3], TypeName: r[4]}
 		}
+		slices.SortFunc(c.Types, func(a, b edge.TypeRef) int {
+			return cmp.Or(strings.Compare(a.VbotID, b.VbotID), strings.Compare(a.ProjectCode, b.ProjectCode))
+		})
 	}
 	return nil
 }
 
-// stringRows decodes a JSON array of arrays of n strings.
-func stringRows(s string, n int) ([][]string, error) {
-	var rows [][]string
-	if err := json.Unmarshal([]byte(s), &rows); err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		if len(r) != n {
-			return nil, fmt.Errorf("row of %d values, want %d", len(r), n)
-		}
-	}
-	return rows, nil
-}
-
 func unmarshalColumns(c *edge.Customer, attrs, tags, fields string) error {
 	if attrs != "{}" {
-		if err := json.Unmarshal([]byte(attrs), &c.Attrs); err != nil {
+		var err error
+		if c.Attrs, err = stringMap(attrs); err != nil {
 			return fmt.Errorf("attrs: %w", err)
 		}
 	}
@@ -183,7 +187,7 @@ func marshalColumns(c *edge.Customer) (attrs, tags, fields string, err error) {
 
 func (t *txn) InsertCustomer(c *edge.Customer) error {
 	if c.No == 0 {
-		if _, err := t.row(`SELECT COALESCE(MAX(customer_no), 0) + 1 FROM customers`, nil, &c.No); err != nil {
+		if _, err := t.row(nextCustomerNoQuery, nil, &c.No); err != nil {
 			return fmt.Errorf("next customer number: %w", err)
 		}
 	}
@@ -249,7 +253,7 @@ func (t *txn) writeChildren(c *edge.Customer) error {
 
 func (t *txn) IsMember(posID, customerID string) (bool, error) {
 	var one int
-	found, err := t.row(`SELECT 1 FROM memberships WHERE pos_id = ? AND customer_id = ?`, []any{posID, customerID}, &one)
+	found, err := t.row(memberQuery, []any{posID, customerID}, &one)
 	if err != nil {
 		return false, fmt.Errorf("membership: %w", err)
 	}
@@ -269,8 +273,7 @@ func (t *txn) AddMembership(posID, customerID string, at time.Time) error {
 func (t *txn) CustomerSeenAt(customerID string, posIDs []string) (bool, error) {
 	for _, p := range posIDs {
 		var one int
-		found, err := t.row(`SELECT 1 WHERE EXISTS (SELECT 1 FROM memberships WHERE pos_id = ?1 AND customer_id = ?2)
-			OR EXISTS (SELECT 1 FROM ledger WHERE customer_id = ?2 AND pos_id = ?1)`, []any{p, customerID}, &one)
+		found, err := t.row(seenAtQuery, []any{p, customerID}, &one)
 		if err != nil {
 			return false, fmt.Errorf("customer seen at: %w", err)
 		}

@@ -105,7 +105,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("open %s: is a directory", path)
 	}
-	write, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+opts.Synchronous+")"))
+	// The writer maps the file too (its reads of index pages are then no
+	// system calls), and leaves checkpoints to the checkpointer.
+	write, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+opts.Synchronous+")",
+		fmt.Sprintf("mmap_size(%d)", opts.MmapSize), "wal_autocheckpoint(0)"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -134,8 +137,15 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	for range opts.ReadConns {
 		db.rpool <- nil
 	}
-	db.w, err = newWriter(ctx, write, opts.MaxBatch)
+	ckpt, err := newCheckpointer(path, opts.Synchronous)
 	if err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.w, err = newWriter(ctx, write, opts.MaxBatch, ckpt)
+	if err != nil {
+		ckpt.close()
 		read.Close()
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

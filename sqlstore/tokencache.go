@@ -30,7 +30,7 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (*edge.Token, error)
 	// leaves the cache under the old version, which the next request
 	// sees through.
 	var version string
-	if _, err := db.readOne(ctx, `SELECT value FROM meta WHERE key = '`+tokensVersionKey+`'`, nil, &version); err != nil {
+	if _, err := db.readOne(ctx, tokensVersionQuery, nil, &version); err != nil {
 		return nil, fmt.Errorf("tokens version: %w", describe(err))
 	}
 	c := &db.tokens

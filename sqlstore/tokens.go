@@ -39,6 +39,11 @@ func (t *txn) bumpTokensVersion() error {
 
 const tokenColumns = `id, name, hash, admin, pos_ids, created_at, revoked_at`
 
+const tokenByHashQuery = `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`
+
+// tokensVersionQuery reads the version bumpTokensVersion keeps.
+const tokensVersionQuery = `SELECT value FROM meta WHERE key = '` + tokensVersionKey + `'`
+
 func scanToken(sc interface{ Scan(...any) error }, tk *edge.Token) error {
 	var admin int
 	var pos string
@@ -56,7 +61,7 @@ func scanToken(sc interface{ Scan(...any) error }, tk *edge.Token) error {
 }
 
 func (t *txn) TokenByHash(hash string) (*edge.Token, error) {
-	rows, err := t.query(`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash)
+	rows, err := t.query(tokenByHashQuery, hash)
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"crmedge/edge"
 )
@@ -22,6 +23,9 @@ type writer struct {
 	maxBatch int
 	stmts    map[string]*sql.Stmt
 	done     chan struct{}
+	ckpt     *checkpointer
+	commits  atomic.Uint64
+	writes   atomic.Uint64
 	closeMu  sync.RWMutex
 	closed   bool
 }
@@ -34,13 +38,13 @@ type writeJob struct {
 
 var errClosed = errors.New("store closed")
 
-func newWriter(ctx context.Context, db *sql.DB, maxBatch int) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, maxBatch int, ckpt *checkpointer) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("writer connection: %w", err)
 	}
 	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch,
-		stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
+		stmts: map[string]*sql.Stmt{}, done: make(chan struct{}), ckpt: ckpt}
 	go w.loop()
 	return w, nil
 }
@@ -78,10 +82,11 @@ func (w *writer) close() error {
 	}
 	w.closeMu.Unlock()
 	<-w.done
+	cerr := w.ckpt.close()
 	for _, s := range w.stmts {
 		s.Close()
 	}
-	return w.conn.Close()
+	return errors.Join(cerr, w.conn.Close())
 }
 
 func (w *writer) loop() {
@@ -103,6 +108,8 @@ func (w *writer) loop() {
 			}
 		}
 		w.run(batch, errs[:len(batch)])
+		w.commits.Add(1)
+		w.writes.Add(uint64(len(batch)))
 		for i, j := range batch {
 			j.errc <- errs[i]
 		}
@@ -158,7 +165,9 @@ func (w *writer) run(batch []*writeJob, errs []error) {
 	}
 	if err := w.ctl("COMMIT"); err != nil {
 		w.abort(errs, fmt.Errorf("commit: %w", err))
+		return
 	}
+	w.ckpt.poke()
 }
 
 // call runs one job's function, turning a panic into an error so one bad
@@ -200,4 +209,10 @@ func (w *writer) stmt(q string) (*sql.Stmt, error) {
 	}
 	w.stmts[q] = s
 	return s, nil
+}
+
+// CommitStats reports how many transactions the writer has run and how many
+// writes they held: writes/commits is the average group-commit batch.
+func (db *DB) CommitStats() (commits, writes uint64) {
+	return db.w.commits.Load(), db.w.writes.Load()
 }
