@@ -44,6 +44,8 @@ type Options struct {
 	MmapSize int64
 	// NoMigrate skips migrating to the latest schema at open.
 	NoMigrate bool
+
+	walRestartFrames int64 // tests: see checkpointer (0: restartFrames)
 }
 
 // DB is an open crmedge database.
@@ -108,7 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// The writer maps the file too (its reads of index pages are then no
 	// system calls), and leaves checkpoints to the checkpointer.
 	write, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+opts.Synchronous+")",
-		fmt.Sprintf("mmap_size(%d)", opts.MmapSize), "wal_autocheckpoint(0)"))
+		fmt.Sprintf("mmap_size(%d)", opts.MmapSize), "wal_autocheckpoint(0)", "cache_size(-16384)"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -137,15 +139,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	for range opts.ReadConns {
 		db.rpool <- nil
 	}
-	ckpt, err := newCheckpointer(path, opts.Synchronous)
+	db.w, err = newWriter(ctx, write, opts.MaxBatch, path, opts.Synchronous, opts.walRestartFrames)
 	if err != nil {
-		read.Close()
-		write.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	db.w, err = newWriter(ctx, write, opts.MaxBatch, ckpt)
-	if err != nil {
-		ckpt.close()
 		read.Close()
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

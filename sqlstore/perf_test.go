@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -217,5 +218,46 @@ func TestGenerateFixture(t *testing.T) {
 	}
 	if mismatched != 0 || entries != spec.Ledger+1 {
 		t.Fatalf("%d balances differ from the ledger; %d entries, want %d", mismatched, entries, spec.Ledger+1)
+	}
+}
+
+// Under a steady stream of writes the WAL is started over (see
+// checkpointer) instead of growing with every commit.
+func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	db, err := Open(ctx, path, Options{Synchronous: "NORMAL", walRestartFrames: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	value := strings.Repeat("x", 3000) // about a page per write
+	write := func(n int) int64 {
+		t.Helper()
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range n / 4 {
+					if err := db.Write(ctx, func(tx edge.Tx) error { return tx.SetMeta(fmt.Sprintf("k%d-%d", g, i), value) }); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// The file keeps the size it reached before the WAL was first started
+	// over; started over again and again, it grows no further.
+	first := write(1600)
+	second := write(4800)
+	if second > first+first/2 {
+		t.Errorf("the WAL grew from %d to %d KiB over 4,800 more one-page writes: it was not started over", first>>10, second>>10)
 	}
 }

@@ -24,6 +24,7 @@ type writer struct {
 	stmts    map[string]*sql.Stmt
 	done     chan struct{}
 	ckpt     *checkpointer
+	pause    sync.Mutex // held while a batch runs; see checkpointer
 	commits  atomic.Uint64
 	writes   atomic.Uint64
 	closeMu  sync.RWMutex
@@ -38,13 +39,17 @@ type writeJob struct {
 
 var errClosed = errors.New("store closed")
 
-func newWriter(ctx context.Context, db *sql.DB, maxBatch int, ckpt *checkpointer) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, maxBatch int, path, synchronous string, restartFrames int64) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("writer connection: %w", err)
 	}
 	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch,
-		stmts: map[string]*sql.Stmt{}, done: make(chan struct{}), ckpt: ckpt}
+		stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
+	if w.ckpt, err = newCheckpointer(path, synchronous, &w.pause, restartFrames); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("checkpointer: %w", err)
+	}
 	go w.loop()
 	return w, nil
 }
@@ -107,7 +112,9 @@ func (w *writer) loop() {
 				break drain
 			}
 		}
+		w.pause.Lock()
 		w.run(batch, errs[:len(batch)])
+		w.pause.Unlock()
 		w.commits.Add(1)
 		w.writes.Add(uint64(len(batch)))
 		for i, j := range batch {
