@@ -67,9 +67,8 @@ type DB struct {
 // readConn is one read-only connection of the pool with the statements
 // prepared on it, so a read neither prepares nor re-binds a statement.
 type readConn struct {
-	conn            *sql.Conn
-	stmts           map[string]*sql.Stmt
-	begin, rollback *sql.Stmt
+	conn *sql.Conn
+	d    *dconn
 }
 
 var _ edge.Store = (*DB)(nil)
@@ -190,17 +189,35 @@ func (db *DB) Read(ctx context.Context, fn func(edge.Tx) error) error {
 		return err
 	}
 	bg := context.WithoutCancel(ctx)
-	if _, err := rc.begin.ExecContext(bg); err != nil {
-		db.release(rc, err)
-		return fmt.Errorf("begin read: %w", describe(err))
+	var fnErr, ctlErr error
+	var panicked any
+	err = withDriver(rc.conn, &rc.d, func(c *dconn) error {
+		if err := c.ctl("BEGIN"); err != nil {
+			ctlErr = fmt.Errorf("begin read: %w", err)
+			return nil
+		}
+		func() {
+			// A panic in fn (recovered by the HTTP layer) must not leave the
+			// connection inside its transaction: it is ended first.
+			defer func() { panicked = recover() }()
+			fnErr = fn(&txn{ctx: bg, c: c})
+		}()
+		if err := c.ctl("ROLLBACK"); err != nil {
+			ctlErr = fmt.Errorf("end read: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		ctlErr = err
 	}
-	// Deferred, so that a panic in fn (recovered by the HTTP layer) does not
-	// leave the connection inside a transaction.
-	defer func() {
-		_, err := rc.rollback.ExecContext(bg)
-		db.release(rc, err)
-	}()
-	return describe(fn(&txn{ctx: bg, stmt: rc.stmt}))
+	db.release(rc, ctlErr)
+	if panicked != nil {
+		panic(panicked)
+	}
+	if ctlErr != nil && fnErr == nil {
+		return describe(ctlErr)
+	}
+	return describe(fnErr)
 }
 
 // readOne runs a single-statement read on a pool connection, without a
@@ -211,9 +228,13 @@ func (db *DB) readOne(ctx context.Context, q string, args []any, dest ...any) (f
 	if err != nil {
 		return false, err
 	}
-	defer func() { db.release(rc, nil) }()
-	t := txn{ctx: context.WithoutCancel(ctx), stmt: rc.stmt}
-	return t.row(q, args, dest...)
+	err = withDriver(rc.conn, &rc.d, func(c *dconn) error {
+		t := txn{ctx: context.WithoutCancel(ctx), c: c}
+		found, err = t.row(q, args, dest...)
+		return err
+	})
+	db.release(rc, nil)
+	return found, err
 }
 
 // acquire takes a connection from the read pool, opening it on first use.
@@ -253,39 +274,21 @@ func (db *DB) openReadConn(ctx context.Context) (*readConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := &readConn{conn: conn, stmts: map[string]*sql.Stmt{}}
+	rc := &readConn{conn: conn}
 	if db.mmapSize > 0 {
-		_, err = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", db.mmapSize))
-	}
-	if err == nil {
-		rc.begin, err = rc.stmt("BEGIN")
-	}
-	if err == nil {
-		rc.rollback, err = rc.stmt("ROLLBACK")
-	}
-	if err != nil {
-		rc.close()
-		return nil, err
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", db.mmapSize)); err != nil {
+			rc.close()
+			return nil, err
+		}
 	}
 	return rc, nil
 }
 
-func (rc *readConn) stmt(q string) (*sql.Stmt, error) {
-	if s, ok := rc.stmts[q]; ok {
-		return s, nil
-	}
-	s, err := rc.conn.PrepareContext(context.Background(), q)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	rc.stmts[q] = s
-	return s, nil
-}
-
 func (rc *readConn) close() {
-	for _, s := range rc.stmts {
-		s.Close()
-	}
+	_ = withDriver(rc.conn, &rc.d, func(c *dconn) error {
+		c.closeStmts()
+		return nil
+	})
 	rc.conn.Close()
 }
 

@@ -19,9 +19,9 @@ import (
 // group commit, and it is how durable writes outrun a commit per request.
 type writer struct {
 	conn     *sql.Conn
+	d        *dconn // conn's statements (see dconn)
 	jobs     chan *writeJob
 	maxBatch int
-	stmts    map[string]*sql.Stmt
 	done     chan struct{}
 	ckpt     *checkpointer
 	pause    sync.Mutex // held while a batch runs; see checkpointer
@@ -44,8 +44,7 @@ func newWriter(ctx context.Context, db *sql.DB, maxBatch int, path, synchronous 
 	if err != nil {
 		return nil, fmt.Errorf("writer connection: %w", err)
 	}
-	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch,
-		stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
+	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch, done: make(chan struct{})}
 	if w.ckpt, err = newCheckpointer(path, synchronous, &w.pause, restartFrames); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("checkpointer: %w", err)
@@ -88,9 +87,10 @@ func (w *writer) close() error {
 	w.closeMu.Unlock()
 	<-w.done
 	cerr := w.ckpt.close()
-	for _, s := range w.stmts {
-		s.Close()
-	}
+	_ = withDriver(w.conn, &w.d, func(c *dconn) error {
+		c.closeStmts()
+		return nil
+	})
 	return errors.Join(cerr, w.conn.Close())
 }
 
@@ -113,7 +113,13 @@ func (w *writer) loop() {
 			}
 		}
 		w.pause.Lock()
-		w.run(batch, errs[:len(batch)])
+		err := withDriver(w.conn, &w.d, func(c *dconn) error {
+			w.run(c, batch, errs[:len(batch)])
+			return nil
+		})
+		if err != nil {
+			fill(errs[:len(batch)], fmt.Errorf("writer connection: %w", err))
+		}
 		w.pause.Unlock()
 		w.commits.Add(1)
 		w.writes.Add(uint64(len(batch)))
@@ -123,19 +129,9 @@ func (w *writer) loop() {
 	}
 }
 
-// ctl runs one of the transaction-control statements, prepared once.
-func (w *writer) ctl(q string) error {
-	s, err := w.stmt(q)
-	if err != nil {
-		return err
-	}
-	_, err = s.ExecContext(context.Background())
-	return err
-}
-
 // run applies a batch in one transaction, filling errs per job.
-func (w *writer) run(batch []*writeJob, errs []error) {
-	if err := w.ctl("BEGIN IMMEDIATE"); err != nil {
+func (w *writer) run(c *dconn, batch []*writeJob, errs []error) {
+	if err := c.ctl("BEGIN IMMEDIATE"); err != nil {
 		fill(errs, fmt.Errorf("begin: %w", err))
 		return
 	}
@@ -146,32 +142,32 @@ func (w *writer) run(batch []*writeJob, errs []error) {
 			continue
 		}
 		if !single {
-			if err := w.ctl("SAVEPOINT job"); err != nil {
-				w.abort(errs, fmt.Errorf("savepoint: %w", err))
+			if err := c.ctl("SAVEPOINT job"); err != nil {
+				w.abort(c, errs, fmt.Errorf("savepoint: %w", err))
 				return
 			}
 		}
-		errs[i] = w.call(j)
+		errs[i] = w.call(c, j)
 		if errs[i] != nil && !single {
-			if err := w.ctl("ROLLBACK TO job"); err != nil {
-				w.abort(errs, fmt.Errorf("rollback to savepoint: %w", err))
+			if err := c.ctl("ROLLBACK TO job"); err != nil {
+				w.abort(c, errs, fmt.Errorf("rollback to savepoint: %w", err))
 				return
 			}
 		}
 		if !single {
-			if err := w.ctl("RELEASE job"); err != nil {
-				w.abort(errs, fmt.Errorf("release savepoint: %w", err))
+			if err := c.ctl("RELEASE job"); err != nil {
+				w.abort(c, errs, fmt.Errorf("release savepoint: %w", err))
 				return
 			}
 		}
 	}
 	if single && errs[0] != nil {
 		// A lone failed request needs no savepoint: roll the whole thing back.
-		w.abort(nil, nil)
+		w.abort(c, nil, nil)
 		return
 	}
-	if err := w.ctl("COMMIT"); err != nil {
-		w.abort(errs, fmt.Errorf("commit: %w", err))
+	if err := c.ctl("COMMIT"); err != nil {
+		w.abort(c, errs, fmt.Errorf("commit: %w", err))
 		return
 	}
 	w.ckpt.poke()
@@ -179,7 +175,7 @@ func (w *writer) run(batch []*writeJob, errs []error) {
 
 // call runs one job's function, turning a panic into an error so one bad
 // request cannot take the writer (and every till) down.
-func (w *writer) call(j *writeJob) (err error) {
+func (w *writer) call(c *dconn, j *writeJob) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in write: %v", r)
@@ -188,13 +184,13 @@ func (w *writer) call(j *writeJob) (err error) {
 	// Statements run to the end once the job has started: its caller waits
 	// for the commit anyway, and a cancel watcher per statement costs more
 	// than the statement.
-	return j.fn(&txn{ctx: context.WithoutCancel(j.ctx), stmt: w.stmt})
+	return j.fn(&txn{ctx: context.WithoutCancel(j.ctx), c: c})
 }
 
 // abort rolls the transaction back and, when errs is given, fails every job
 // of the batch with err: none of them was committed.
-func (w *writer) abort(errs []error, err error) {
-	_ = w.ctl("ROLLBACK")
+func (w *writer) abort(c *dconn, errs []error, err error) {
+	_ = c.ctl("ROLLBACK")
 	if errs != nil {
 		fill(errs, err)
 	}
@@ -204,18 +200,6 @@ func fill(errs []error, err error) {
 	for i := range errs {
 		errs[i] = err
 	}
-}
-
-func (w *writer) stmt(q string) (*sql.Stmt, error) {
-	if s, ok := w.stmts[q]; ok {
-		return s, nil
-	}
-	s, err := w.conn.PrepareContext(context.Background(), q)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	w.stmts[q] = s
-	return s, nil
 }
 
 // CommitStats reports how many transactions the writer has run and how many
