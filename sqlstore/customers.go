@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"cmp"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -59,17 +60,18 @@ func (t *txn) owner(kind, key, q string) (string, error) {
 // indexes (a co-routine, no sort); types are sorted in Go.
 const customerQuery = `SELECT c.customer_no, c.name, c.gender, c.birth_year, c.birth_month, c.birth_day,
 	c.attrs, c.tags, c.custom_fields, c.created_at, c.updated_at,
-	(SELECT json_group_array(json(j)) FROM (SELECT json_array(p.e164, p.id, p.type) AS j
+	(SELECT '[' || group_concat(j) || ']' FROM (SELECT json_array(p.e164, p.id, p.type) AS j
 		FROM customer_phones p WHERE p.customer_id = c.id ORDER BY p.position)),
-	(SELECT json_group_array(json(j)) FROM (SELECT json_array(e.address, e.id, e.type) AS j
+	(SELECT '[' || group_concat(j) || ']' FROM (SELECT json_array(e.address, e.id, e.type) AS j
 		FROM customer_emails e WHERE e.customer_id = c.id ORDER BY e.position)),
-	(SELECT json_group_array(json_array(ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name))
+	(SELECT '[' || group_concat(json_array(ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name)) || ']'
 		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id WHERE l.customer_id = c.id)
 	FROM customers c WHERE c.id = ?`
 
 func (t *txn) Customer(id string) (*edge.Customer, error) {
 	c := &edge.Customer{ID: id}
-	var attrs, tags, fields, phones, emails, types string
+	var attrs, tags, fields string
+	var phones, emails, types sql.NullString // NULL: none
 	var created, updated int64
 	found, err := t.row(customerQuery, []any{id},
 		&c.No, &c.Name, &c.Gender, &c.Birth.Year, &c.Birth.Month, &c.Birth.Day,
@@ -84,7 +86,7 @@ func (t *txn) Customer(id string) (*edge.Customer, error) {
 	if err := unmarshalColumns(c, attrs, tags, fields); err != nil {
 		return nil, fmt.Errorf("customer %s: %w", id, err)
 	}
-	if err := unmarshalChildren(c, phones, emails, types); err != nil {
+	if err := unmarshalChildren(c, phones.String, emails.String, types.String); err != nil {
 		return nil, fmt.Errorf("customer %s: %w", id, err)
 	}
 	return c, nil
@@ -92,7 +94,7 @@ func (t *txn) Customer(id string) (*edge.Customer, error) {
 
 // unmarshalChildren reads customerQuery's lists.
 func unmarshalChildren(c *edge.Customer, phones, emails, types string) error {
-	if phones != "[]" {
+	if phones != "" {
 		rows, err := stringRows(phones, 3)
 		if err != nil {
 			return fmt.Errorf("phones: %w", err)
@@ -102,7 +104,7 @@ func unmarshalChildren(c *edge.Customer, phones, emails, types string) error {
 			c.Phones[i] = edge.Phone{Number: r[0], ID: r[1], Type: r[2]}
 		}
 	}
-	if emails != "[]" {
+	if emails != "" {
 		rows, err := stringRows(emails, 3)
 		if err != nil {
 			return fmt.Errorf("emails: %w", err)
@@ -112,7 +114,7 @@ func unmarshalChildren(c *edge.Customer, phones, emails, types string) error {
 			c.Emails[i] = edge.Email{Address: r[0], ID: r[1], Type: r[2]}
 		}
 	}
-	if types != "[]" {
+	if types != "" {
 		rows, err := stringRows(types, 5)
 		if err != nil {
 			return fmt.Errorf("types: %w", err)
