@@ -23,7 +23,8 @@ import (
 // checkpointer catches up with the writer (more PASSIVE checkpoints, each
 // with less to copy) and then holds the writer between two batches (pause)
 // for one last, short one: the WAL is then fully copied, and the next
-// commit starts it from the beginning.
+// commit starts it from the beginning. And when no commit has come for
+// idleAfter, the WAL is emptied (TRUNCATE), the writer held meanwhile.
 type checkpointer struct {
 	db            *sql.DB
 	pause         *sync.Mutex // the writer holds it while it runs a batch
@@ -37,6 +38,7 @@ const (
 	minCheckpointGap = 100 * time.Millisecond
 	restartFrames    = 16384 // 64 MiB of 4 KiB pages: the WAL's bound under steady writes
 	catchUpFrames    = 256   // few enough to copy with the writer held
+	idleAfter        = 500 * time.Millisecond
 )
 
 func newCheckpointer(path, synchronous string, pause *sync.Mutex, restartAt int64) (*checkpointer, error) {
@@ -64,21 +66,30 @@ func (c *checkpointer) poke() {
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
+	var idle <-chan time.Time // set while the WAL holds frames
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.kick:
-		}
-		// A failed checkpoint (busy, I/O) is retried after a later commit;
-		// the WAL keeps every change meanwhile.
-		if frames, _, err := c.checkpoint(); err == nil && frames >= c.restartFrames {
-			c.finish()
-		}
-		select {
-		case <-c.stop:
-			return
-		case <-time.After(minCheckpointGap):
+			// A failed checkpoint (busy, I/O) is retried after a later
+			// commit; the WAL keeps every change meanwhile.
+			if frames, _, err := c.checkpoint(); err == nil && frames >= c.restartFrames {
+				c.finish()
+			}
+			idle = time.After(idleAfter)
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(minCheckpointGap):
+			}
+		case <-idle:
+			// No commit for a while: empty the WAL, so that reads find
+			// every page in the (mapped) database file.
+			idle = nil
+			c.pause.Lock()
+			_, _ = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+			c.pause.Unlock()
 		}
 	}
 }

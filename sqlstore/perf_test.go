@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -255,5 +256,33 @@ func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
 	// Never started over, the WAL would hold a frame or more per write.
 	if n := writes.Load(); frames > n/2 {
 		t.Errorf("the WAL holds %d frames after %d one-page writes over 1.5 s: it was not started over", frames, n)
+	}
+}
+
+// Once writes stop, the WAL is emptied: reads then find every page in the
+// database file.
+func TestWALEmptiedWhenIdle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "idle.db")
+	db := openTest(t, path)
+	for i := range 20 {
+		if err := db.Write(ctx, func(tx edge.Tx) error { return tx.SetMeta(fmt.Sprint(i), "v") }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the WAL is still %d bytes 5 s after the writes stopped", fi.Size())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
