@@ -51,12 +51,12 @@ func (s *Server) routeAdmin() {
 
 // SyncJSON is the sync status as `GET /admin/v1/sync` shows it (SPEC §6).
 type SyncJSON struct {
-	Upstream        bool   `json:"upstream"`
-	Online          bool   `json:"online"`
-	Pending         int64  `json:"pending"`
-	Dead            int64  `json:"dead"`
-	OldestPendingAt *int64 `json:"oldest_pending_at"`
-	LastSuccessAt   *int64 `json:"last_success_at"`
+	Upstream        bool    `json:"upstream"`
+	Online          bool    `json:"online"`
+	Pending         int64   `json:"pending"`
+	Dead            int64   `json:"dead"`
+	OldestPendingAt *int64  `json:"oldest_pending_at"`
+	LastSuccessAt   *int64  `json:"last_success_at"`
 	LastError       *string `json:"last_error"`
 }
 

@@ -220,27 +220,27 @@ func parseYear(v string) (int, error) {
 // memberJSON is the seed's GET data, in the seed's field order, with the
 // customer's type and number added.
 type memberJSON struct {
-	ID                 string   `json:"_id"`
-	AgeRange           *string  `json:"age_range"`
-	YearBirthday       *string  `json:"year_birthday"`
-	HomeTown           *string  `json:"home_town"`
-	Twitter            *string  `json:"twitter"`
-	Gender             *string  `json:"gender"`
-	CreatedAt          string   `json:"created_at"`
-	FbID               *string  `json:"fb_id"`
-	Phone              *string  `json:"phone"`
-	Birthday           *string  `json:"birthday"`
-	Facebook           *string  `json:"facebook"`
-	Address            *string  `json:"address"`
-	RelationshipStatus *string  `json:"relationship_status"`
-	ClientMac          []string `json:"client_mac"`
-	Email              *string  `json:"email"`
-	Name               *string  `json:"name"`
-	UpdatedAt          string   `json:"updated_at"`
-	CustomerID         int64    `json:"customerId"`
-	TypeNo             *string  `json:"type_no"`
-	VbotID             *string  `json:"vbot_id"`
-	ProjectCode        *string  `json:"project_code"`
+	ID                 string        `json:"_id"`
+	AgeRange           *string       `json:"age_range"`
+	YearBirthday       *string       `json:"year_birthday"`
+	HomeTown           *string       `json:"home_town"`
+	Twitter            *string       `json:"twitter"`
+	Gender             *string       `json:"gender"`
+	CreatedAt          string        `json:"created_at"`
+	FbID               *string       `json:"fb_id"`
+	Phone              *string       `json:"phone"`
+	Birthday           *string       `json:"birthday"`
+	Facebook           *string       `json:"facebook"`
+	Address            *string       `json:"address"`
+	RelationshipStatus *string       `json:"relationship_status"`
+	ClientMac          []string      `json:"client_mac"`
+	Email              *string       `json:"email"`
+	Name               *string       `json:"name"`
+	UpdatedAt          string        `json:"updated_at"`
+	CustomerID         int64         `json:"customerId"`
+	TypeNo             *string       `json:"type_no"`
+	VbotID             *string       `json:"vbot_id"`
+	ProjectCode        *string       `json:"project_code"`
 	Types              []typeRefJSON `json:"types"`
 }
 

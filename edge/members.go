@@ -407,4 +407,3 @@ func (s *Service) importHistory(ctx context.Context, c *Customer) error {
 		return tx.MarkHistoryImported(c.ID, s.nowMs())
 	})
 }
-

@@ -51,7 +51,9 @@ type ForwarderOptions struct {
 type Forwarder struct{}
 
 // NewForwarder returns a forwarder.
-func NewForwarder(c *Client, svc *edge.Service, opts ForwarderOptions) *Forwarder { return &Forwarder{} }
+func NewForwarder(c *Client, svc *edge.Service, opts ForwarderOptions) *Forwarder {
+	return &Forwarder{}
+}
 
 // Run forwards until ctx ends.
 func (f *Forwarder) Run(ctx context.Context) { <-ctx.Done() }
