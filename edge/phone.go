@@ -2,6 +2,8 @@ package edge
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -59,6 +61,9 @@ func NormalizePhone(raw string) (string, error) {
 			digits = repl + digits[4:]
 		}
 	}
+	if e164, ok := phoneCache.Load(digits); ok {
+		return e164.(string), nil
+	}
 	num, err := phonenumbers.Parse(digits, "VN")
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", Invalid("phone", "phone is not a valid phone number")
@@ -69,8 +74,24 @@ func NormalizePhone(raw string) (string, error) {
 		// longer ones through (found by FuzzNormalizePhone).
 		return "", Invalid("phone", "phone is not a valid phone number")
 	}
+	if phoneCacheLen.Add(1) > maxCachedPhones {
+		phoneCache.Clear()
+		phoneCacheLen.Store(0)
+	}
+	phoneCache.Store(digits, e164)
 	return e164, nil
 }
+
+// phoneCache memoizes the phone library's verdict on valid numbers (digits →
+// E.164): parsing and validating costs more than the rest of a member lookup,
+// and a shop's tills ask about the same customers all day. The function is
+// pure, so the cache changes nothing but the time; it is emptied when full.
+var (
+	phoneCache    sync.Map
+	phoneCacheLen atomic.Int64
+)
+
+const maxCachedPhones = 100_000
 
 // DisplayPhone renders an E.164 number the way the APIs show it: a Vietnamese
 // number in national form as digits only (0945350398), any other in E.164.

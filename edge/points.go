@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -95,26 +96,14 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 	if err := s.checkLoyaltyPos(ctx, &req.PosID); err != nil {
 		return nil, err
 	}
-	var known bool
-	err := s.store.Read(ctx, func(tx Tx) error {
-		c, err := tx.AccumulationCode(req.Code)
-		known = c != nil
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("accumulate %s: %w", req.Code, err)
-	}
-	if !known {
-		return s.accumulateUpstream(ctx, req, call)
-	}
 	var res PointsResult
-	err = s.write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		code, err := tx.AccumulationCode(req.Code)
 		if err != nil {
 			return err
 		}
 		if code == nil {
-			return (&Error{Code: ENOTFOUND, Message: "Code not found"}).WithReason(ReasonCodeNotFound)
+			return errUnknownCode // rolled back; asked of the central CRM below
 		}
 		if code.UsedBy != "" {
 			return (&Error{Code: ECONFLICT, Message: "This code has already been used"}).WithReason(ReasonCodeUsed)
@@ -151,11 +140,19 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 		call.Body = stampBody(call.Body, map[string]any{"id": entry.ID}, "data", map[string]any{"_id": c.ID})
 		return s.queue(tx, KindAccumulate, c.ID, call, entry.ID)
 	})
+	if errors.Is(err, errUnknownCode) {
+		return s.accumulateUpstream(ctx, req, call)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accumulate %s: %w", req.Code, err)
 	}
 	return &res, nil
 }
+
+// errUnknownCode ends an accumulate's write when the local catalog does not
+// know the code: the code is then passed through to the central CRM, outside
+// the transaction (no network I/O inside a write).
+var errUnknownCode = errors.New("code not in the local catalog")
 
 // wantedID keeps an id minted downstream when it is valid and not yet a
 // ledger entry here; otherwise it mints one.

@@ -1,16 +1,29 @@
 package sqlstore
 
 import (
+	"cmp"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"crmedge/edge"
 )
 
+// The hot-path queries, named for TestHotPathQueryPlans.
+const (
+	phoneOwnerQuery = `SELECT customer_id FROM customer_phones WHERE e164 = ?`
+	emailOwnerQuery = `SELECT customer_id FROM customer_emails WHERE email = ?`
+	memberQuery     = `SELECT 1 FROM memberships WHERE pos_id = ? AND customer_id = ?`
+	seenAtQuery     = `SELECT 1 WHERE EXISTS (SELECT 1 FROM memberships WHERE pos_id = ?1 AND customer_id = ?2)
+		OR EXISTS (SELECT 1 FROM ledger WHERE customer_id = ?2 AND pos_id = ?1)`
+	nextCustomerNoQuery = `SELECT COALESCE(MAX(customer_no), 0) + 1 FROM customers`
+)
+
 func (t *txn) CustomerIDByPhone(e164 string) (string, error) {
-	var id string
-	_, err := t.row(`SELECT customer_id FROM customer_phones WHERE e164 = ?`, []any{e164}, &id)
+	id, err := t.owner("p", e164, phoneOwnerQuery)
 	if err != nil {
 		return "", fmt.Errorf("customer by phone: %w", err)
 	}
@@ -18,22 +31,51 @@ func (t *txn) CustomerIDByPhone(e164 string) (string, error) {
 }
 
 func (t *txn) CustomerIDByEmail(email string) (string, error) {
-	var id string
-	_, err := t.row(`SELECT customer_id FROM customer_emails WHERE email = ?`, []any{edge.NormalizeEmail(email)}, &id)
+	id, err := t.owner("e", edge.NormalizeEmail(email), emailOwnerQuery)
 	if err != nil {
 		return "", fmt.Errorf("customer by email: %w", err)
 	}
 	return id, nil
 }
 
+// owner looks a contact's customer up, through the transaction's memo.
+func (t *txn) owner(kind, key, q string) (string, error) {
+	if id, ok := t.owners[kind+key]; ok {
+		return id, nil
+	}
+	var id string
+	if _, err := t.row(q, []any{key}, &id); err != nil {
+		return "", err
+	}
+	if t.owners == nil {
+		t.owners = make(map[string]string, 4)
+	}
+	t.owners[kind+key] = id
+	return id, nil
+}
+
+// customerQuery reads a customer with its phones, emails and types in one
+// statement: the lists come back as JSON arrays of string arrays. Phones and
+// emails come in position order straight from their (customer_id, position)
+// indexes (a co-routine, no sort); types are sorted in Go.
+const customerQuery = `SELECT c.customer_no, c.name, c.gender, c.birth_year, c.birth_month, c.birth_day,
+	c.attrs, c.tags, c.custom_fields, c.created_at, c.updated_at,
+	(SELECT '[' || group_concat(j) || ']' FROM (SELECT json_array(p.e164, p.id, p.type) AS j
+		FROM customer_phones p WHERE p.customer_id = c.id ORDER BY p.position)),
+	(SELECT '[' || group_concat(j) || ']' FROM (SELECT json_array(e.address, e.id, e.type) AS j
+		FROM customer_emails e WHERE e.customer_id = c.id ORDER BY e.position)),
+	(SELECT '[' || group_concat(json_array(ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name)) || ']'
+		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id WHERE l.customer_id = c.id)
+	FROM customers c WHERE c.id = ?`
+
 func (t *txn) Customer(id string) (*edge.Customer, error) {
 	c := &edge.Customer{ID: id}
 	var attrs, tags, fields string
+	var phones, emails, types sql.NullString // NULL: none
 	var created, updated int64
-	found, err := t.row(`SELECT customer_no, name, gender, birth_year, birth_month, birth_day,
-		attrs, tags, custom_fields, created_at, updated_at FROM customers WHERE id = ?`, []any{id},
+	found, err := t.row(customerQuery, []any{id},
 		&c.No, &c.Name, &c.Gender, &c.Birth.Year, &c.Birth.Month, &c.Birth.Day,
-		&attrs, &tags, &fields, &created, &updated)
+		&attrs, &tags, &fields, &created, &updated, &phones, &emails, &types)
 	if err != nil || !found {
 		if err != nil {
 			err = fmt.Errorf("customer %s: %w", id, err)
@@ -44,18 +86,54 @@ func (t *txn) Customer(id string) (*edge.Customer, error) {
 	if err := unmarshalColumns(c, attrs, tags, fields); err != nil {
 		return nil, fmt.Errorf("customer %s: %w", id, err)
 	}
-	if err := t.loadContacts(c); err != nil {
-		return nil, fmt.Errorf("customer %s: %w", id, err)
-	}
-	if err := t.loadTypes(c); err != nil {
+	if err := unmarshalChildren(c, phones.String, emails.String, types.String); err != nil {
 		return nil, fmt.Errorf("customer %s: %w", id, err)
 	}
 	return c, nil
 }
 
+// unmarshalChildren reads customerQuery's lists.
+func unmarshalChildren(c *edge.Customer, phones, emails, types string) error {
+	if phones != "" {
+		rows, err := stringRows(phones, 3)
+		if err != nil {
+			return fmt.Errorf("phones: %w", err)
+		}
+		c.Phones = make([]edge.Phone, len(rows))
+		for i, r := range rows {
+			c.Phones[i] = edge.Phone{Number: r[0], ID: r[1], Type: r[2]}
+		}
+	}
+	if emails != "" {
+		rows, err := stringRows(emails, 3)
+		if err != nil {
+			return fmt.Errorf("emails: %w", err)
+		}
+		c.Emails = make([]edge.Email, len(rows))
+		for i, r := range rows {
+			c.Emails[i] = edge.Email{Address: r[0], ID: r[1], Type: r[2]}
+		}
+	}
+	if types != "" {
+		rows, err := stringRows(types, 5)
+		if err != nil {
+			return fmt.Errorf("types: %w", err)
+		}
+		c.Types = make([]edge.TypeRef, len(rows))
+		for i, r := range rows {
+			c.Types[i] = edge.TypeRef{TypeID: r[0], VbotID: r[1], ProjectCode: r[2], TypeNo: r[3], TypeName: r[4]}
+		}
+		slices.SortFunc(c.Types, func(a, b edge.TypeRef) int {
+			return cmp.Or(strings.Compare(a.VbotID, b.VbotID), strings.Compare(a.ProjectCode, b.ProjectCode))
+		})
+	}
+	return nil
+}
+
 func unmarshalColumns(c *edge.Customer, attrs, tags, fields string) error {
 	if attrs != "{}" {
-		if err := json.Unmarshal([]byte(attrs), &c.Attrs); err != nil {
+		var err error
+		if c.Attrs, err = stringMap(attrs); err != nil {
 			return fmt.Errorf("attrs: %w", err)
 		}
 	}
@@ -70,55 +148,6 @@ func unmarshalColumns(c *edge.Customer, attrs, tags, fields string) error {
 		}
 	}
 	return nil
-}
-
-func (t *txn) loadContacts(c *edge.Customer) error {
-	rows, err := t.query(`SELECT e164, id, type FROM customer_phones WHERE customer_id = ? ORDER BY position`, c.ID)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var p edge.Phone
-		if err := rows.Scan(&p.Number, &p.ID, &p.Type); err != nil {
-			rows.Close()
-			return err
-		}
-		c.Phones = append(c.Phones, p)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	rows, err = t.query(`SELECT address, id, type FROM customer_emails WHERE customer_id = ? ORDER BY position`, c.ID)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var e edge.Email
-		if err := rows.Scan(&e.Address, &e.ID, &e.Type); err != nil {
-			rows.Close()
-			return err
-		}
-		c.Emails = append(c.Emails, e)
-	}
-	return closeRows(rows)
-}
-
-func (t *txn) loadTypes(c *edge.Customer) error {
-	rows, err := t.query(`SELECT ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name
-		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id
-		WHERE l.customer_id = ? ORDER BY ct.vbot_id, ct.project_code`, c.ID)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var r edge.TypeRef
-		if err := rows.Scan(&r.TypeID, &r.VbotID, &r.ProjectCode, &r.TypeNo, &r.TypeName); err != nil {
-			rows.Close()
-			return err
-		}
-		c.Types = append(c.Types, r)
-	}
-	return closeRows(rows)
 }
 
 func closeRows(rows interface {
@@ -160,7 +189,7 @@ func marshalColumns(c *edge.Customer) (attrs, tags, fields string, err error) {
 
 func (t *txn) InsertCustomer(c *edge.Customer) error {
 	if c.No == 0 {
-		if _, err := t.row(`SELECT COALESCE(MAX(customer_no), 0) + 1 FROM customers`, nil, &c.No); err != nil {
+		if _, err := t.row(nextCustomerNoQuery, nil, &c.No); err != nil {
 			return fmt.Errorf("next customer number: %w", err)
 		}
 	}
@@ -226,7 +255,7 @@ func (t *txn) writeChildren(c *edge.Customer) error {
 
 func (t *txn) IsMember(posID, customerID string) (bool, error) {
 	var one int
-	found, err := t.row(`SELECT 1 FROM memberships WHERE pos_id = ? AND customer_id = ?`, []any{posID, customerID}, &one)
+	found, err := t.row(memberQuery, []any{posID, customerID}, &one)
 	if err != nil {
 		return false, fmt.Errorf("membership: %w", err)
 	}
@@ -246,8 +275,7 @@ func (t *txn) AddMembership(posID, customerID string, at time.Time) error {
 func (t *txn) CustomerSeenAt(customerID string, posIDs []string) (bool, error) {
 	for _, p := range posIDs {
 		var one int
-		found, err := t.row(`SELECT 1 WHERE EXISTS (SELECT 1 FROM memberships WHERE pos_id = ?1 AND customer_id = ?2)
-			OR EXISTS (SELECT 1 FROM ledger WHERE customer_id = ?2 AND pos_id = ?1)`, []any{p, customerID}, &one)
+		found, err := t.row(seenAtQuery, []any{p, customerID}, &one)
 		if err != nil {
 			return false, fmt.Errorf("customer seen at: %w", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"crmedge/edge"
@@ -35,17 +36,39 @@ type Options struct {
 	ReadConns int
 	// MaxBatch caps how many writes share one commit (default 256).
 	MaxBatch int
+	// MmapSize is how much of the file the read pool's connections map into
+	// memory (default 1 GiB; -1: none). Mapped pages are the OS page cache
+	// itself: a lookup reads them without a system call or a copy. They
+	// count in the process's resident memory (RssFile) once touched, but
+	// are not its heap: the kernel reclaims them like any cached file data.
+	MmapSize int64
 	// NoMigrate skips migrating to the latest schema at open.
 	NoMigrate bool
+
+	walRestartFrames int64 // tests: see checkpointer (0: restartFrames)
 }
 
 // DB is an open crmedge database.
 type DB struct {
 	path   string
-	read   *sql.DB
+	read   *sql.DB        // read-only connections: the pool's, and one spare (Ping, QuickCheck)
+	rpool  chan *readConn // the read pool; nil entries are opened on first use
 	write  *sql.DB
 	w      *writer
-	rstmts sync.Map // query → *sql.Stmt prepared on the read pool
+	tokens tokenCache
+
+	mmapSize int64 // of the pool's connections (not the spare's: a check reading every page would map the whole file)
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	closeErr  error
+}
+
+// readConn is one read-only connection of the pool with the statements
+// prepared on it, so a read neither prepares nor re-binds a statement.
+type readConn struct {
+	conn *sql.Conn
+	d    *dconn
 }
 
 var _ edge.Store = (*DB)(nil)
@@ -74,10 +97,19 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
+	switch {
+	case opts.MmapSize == 0:
+		opts.MmapSize = 1 << 30
+	case opts.MmapSize < 0:
+		opts.MmapSize = 0
+	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("open %s: is a directory", path)
 	}
-	write, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+opts.Synchronous+")"))
+	// The writer maps the file too (its reads of index pages are then no
+	// system calls), and leaves checkpoints to the checkpointer.
+	write, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+opts.Synchronous+")",
+		fmt.Sprintf("mmap_size(%d)", opts.MmapSize), "wal_autocheckpoint(0)", "cache_size(-16384)"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -99,11 +131,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	read.SetMaxOpenConns(opts.ReadConns)
-	read.SetMaxIdleConns(opts.ReadConns)
+	read.SetMaxOpenConns(opts.ReadConns + 1)
+	read.SetMaxIdleConns(opts.ReadConns + 1)
 	read.SetConnMaxLifetime(0)
-	db := &DB{path: path, read: read, write: write}
-	db.w, err = newWriter(ctx, write, opts.MaxBatch)
+	db := &DB{path: path, read: read, write: write, rpool: make(chan *readConn, opts.ReadConns), mmapSize: opts.MmapSize}
+	for range opts.ReadConns {
+		db.rpool <- nil
+	}
+	db.w, err = newWriter(ctx, write, opts.MaxBatch, path, opts.Synchronous, opts.walRestartFrames)
 	if err != nil {
 		read.Close()
 		write.Close()
@@ -115,13 +150,21 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 // Close stops the writer after the writes already queued and closes the
 // connections; the WAL is checkpointed by SQLite on the last close.
 func (db *DB) Close() error {
-	werr := db.w.close()
-	db.rstmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
+	db.closeOnce.Do(func() {
+		werr := db.w.close()
+		db.closed.Store(true)
+		for range cap(db.rpool) {
+			if rc := <-db.rpool; rc != nil {
+				rc.close()
+			}
+		}
+		for range cap(db.rpool) {
+			db.rpool <- nil // a late reader gets errClosed instead of waiting
+		}
+		rerr := db.read.Close()
+		db.closeErr = errors.Join(werr, rerr, db.write.Close())
 	})
-	rerr := db.read.Close()
-	return errors.Join(werr, rerr, db.write.Close())
+	return db.closeErr
 }
 
 // Path is the database file.
@@ -136,36 +179,117 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Read runs fn in a read transaction on the read pool (a consistent snapshot).
+// Read runs fn in a read transaction (a consistent snapshot) on a connection
+// of the read pool. The statements run under a context that is not canceled:
+// a read is a few index lookups, and a watcher per statement would cost more
+// than the lookups.
 func (db *DB) Read(ctx context.Context, fn func(edge.Tx) error) error {
-	tx, err := db.read.BeginTx(ctx, nil)
+	rc, err := db.acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("begin read: %w", describe(err))
+		return err
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
-	t := &txn{ctx: ctx, stmt: func(q string) (*sql.Stmt, error) {
-		s, err := db.readStmt(ctx, q)
-		if err != nil {
-			return nil, err
+	bg := context.WithoutCancel(ctx)
+	var fnErr, ctlErr error
+	var panicked any
+	err = withDriver(rc.conn, &rc.d, func(c *dconn) error {
+		if err := c.ctl("BEGIN"); err != nil {
+			ctlErr = fmt.Errorf("begin read: %w", err)
+			return nil
 		}
-		return tx.StmtContext(ctx, s), nil
-	}}
-	return describe(fn(t))
+		func() {
+			// A panic in fn (recovered by the HTTP layer) must not leave the
+			// connection inside its transaction: it is ended first.
+			defer func() { panicked = recover() }()
+			fnErr = fn(&txn{ctx: bg, c: c})
+		}()
+		if err := c.ctl("ROLLBACK"); err != nil {
+			ctlErr = fmt.Errorf("end read: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		ctlErr = err
+	}
+	db.release(rc, ctlErr)
+	if panicked != nil {
+		panic(panicked)
+	}
+	if ctlErr != nil && fnErr == nil {
+		return describe(ctlErr)
+	}
+	return describe(fnErr)
 }
 
-func (db *DB) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if s, ok := db.rstmts.Load(q); ok {
-		return s.(*sql.Stmt), nil
-	}
-	s, err := db.read.PrepareContext(ctx, q)
+// readOne runs a single-statement read on a pool connection, without a
+// transaction around it (one statement is its own snapshot), and scans its
+// first row into dest; found is false when there is none.
+func (db *DB) readOne(ctx context.Context, q string, args []any, dest ...any) (found bool, err error) {
+	rc, err := db.acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
+		return false, err
 	}
-	if prev, loaded := db.rstmts.LoadOrStore(q, s); loaded {
-		s.Close()
-		return prev.(*sql.Stmt), nil
+	err = withDriver(rc.conn, &rc.d, func(c *dconn) error {
+		t := txn{ctx: context.WithoutCancel(ctx), c: c}
+		found, err = t.row(q, args, dest...)
+		return err
+	})
+	db.release(rc, nil)
+	return found, err
+}
+
+// acquire takes a connection from the read pool, opening it on first use.
+func (db *DB) acquire(ctx context.Context) (*readConn, error) {
+	var rc *readConn
+	select {
+	case rc = <-db.rpool:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return s, nil
+	if db.closed.Load() {
+		db.rpool <- rc
+		return nil, errClosed
+	}
+	if rc == nil {
+		var err error
+		if rc, err = db.openReadConn(ctx); err != nil {
+			db.rpool <- nil
+			return nil, fmt.Errorf("read: %w", describe(err))
+		}
+	}
+	return rc, nil
+}
+
+// release gives a connection back; after a failed transaction-control
+// statement its state is unknown, so it is closed and reopened next time.
+func (db *DB) release(rc *readConn, ctlErr error) {
+	if ctlErr != nil {
+		rc.close()
+		rc = nil
+	}
+	db.rpool <- rc
+}
+
+func (db *DB) openReadConn(ctx context.Context) (*readConn, error) {
+	conn, err := db.read.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc := &readConn{conn: conn}
+	if db.mmapSize > 0 {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", db.mmapSize)); err != nil {
+			rc.close()
+			return nil, err
+		}
+	}
+	return rc, nil
+}
+
+func (rc *readConn) close() {
+	_ = withDriver(rc.conn, &rc.d, func(c *dconn) error {
+		c.closeStmts()
+		return nil
+	})
+	rc.conn.Close()
 }
 
 // Write runs fn on the single writer; see writer.go.
@@ -214,6 +338,34 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 		return fmt.Errorf("backup to %s: %w", path, describe(err))
 	}
 	return nil
+}
+
+// SyncCheckLimit is the largest file StartupCheck checks before serving.
+const SyncCheckLimit = 64 << 20
+
+// StartupCheck checks the file for damage (QuickCheck) so that a damaged
+// file is refused instead of served, and damaged further. quick_check reads
+// every page: about 0.1 s for a file up to SyncCheckLimit, which is checked
+// at once; a larger file would hold start-up for seconds, so its check runs
+// in the background while serving, and its verdict (nil: sound) arrives on
+// the returned channel, for the caller to stop serving on damage.
+func (db *DB) StartupCheck(ctx context.Context) (<-chan error, error) {
+	later := make(chan error, 1)
+	if db.Size() <= SyncCheckLimit {
+		if err := db.QuickCheck(ctx); err != nil {
+			return nil, err
+		}
+		later <- nil
+		return later, nil
+	}
+	go func() {
+		err := db.QuickCheck(ctx)
+		if ctx.Err() != nil {
+			err = nil // stopped before it could tell: no verdict
+		}
+		later <- err
+	}()
+	return later, nil
 }
 
 // QuickCheck runs PRAGMA quick_check: a damaged file is refused at start-up

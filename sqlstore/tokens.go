@@ -20,10 +20,29 @@ func (t *txn) InsertToken(tk *edge.Token) error {
 		return fmt.Errorf("insert token: %w", err)
 	}
 	tk.ID, _ = res.LastInsertId()
+	return t.bumpTokensVersion()
+}
+
+// tokensVersionKey is the meta row every token change bumps, in the same
+// transaction, so the token cache (DB.TokenByHash) can tell with one lookup
+// whether what it holds is still current, whichever process made the change.
+const tokensVersionKey = "tokens_version"
+
+func (t *txn) bumpTokensVersion() error {
+	_, err := t.exec(`INSERT INTO meta (key, value) VALUES ('` + tokensVersionKey + `', '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`)
+	if err != nil {
+		return fmt.Errorf("tokens version: %w", err)
+	}
 	return nil
 }
 
 const tokenColumns = `id, name, hash, admin, pos_ids, created_at, revoked_at`
+
+const tokenByHashQuery = `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`
+
+// tokensVersionQuery reads the version bumpTokensVersion keeps.
+const tokensVersionQuery = `SELECT value FROM meta WHERE key = '` + tokensVersionKey + `'`
 
 func scanToken(sc interface{ Scan(...any) error }, tk *edge.Token) error {
 	var admin int
@@ -42,7 +61,7 @@ func scanToken(sc interface{ Scan(...any) error }, tk *edge.Token) error {
 }
 
 func (t *txn) TokenByHash(hash string) (*edge.Token, error) {
-	rows, err := t.query(`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash)
+	rows, err := t.query(tokenByHashQuery, hash)
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
@@ -79,7 +98,11 @@ func (t *txn) RevokeToken(name string, at time.Time) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("revoke token: %w", err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, t.bumpTokensVersion()
 }
 
 func (t *txn) TokenCount() (int64, error) {

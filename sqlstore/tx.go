@@ -2,45 +2,65 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
+	"database/sql/driver"
 	"time"
 )
 
 // txn is one transaction's edge.Tx: on the writer (inside a savepoint) or on
-// a read connection. Statements are prepared once per connection and reused.
+// a read connection. Statements are prepared once per connection and reused,
+// and run at the driver level (see dconn).
 type txn struct {
-	ctx  context.Context
-	stmt func(query string) (*sql.Stmt, error)
+	ctx context.Context
+	c   *dconn
+	// owners memoizes contact lookups ("p"+e164 or "e"+email → customer id)
+	// within the transaction: a write asks for the same phone several times.
+	// Any write empties it: every statement that changes data goes through exec.
+	owners map[string]string
 }
 
-func (t *txn) exec(q string, args ...any) (sql.Result, error) {
-	s, err := t.stmt(q)
+func (t *txn) exec(q string, args ...any) (driver.Result, error) {
+	clear(t.owners)
+	s, err := t.c.stmt(q)
 	if err != nil {
 		return nil, err
 	}
-	return s.ExecContext(t.ctx, args...)
-}
-
-func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
-	s, err := t.stmt(q)
+	nv, err := namedValues(args)
 	if err != nil {
 		return nil, err
 	}
-	return s.QueryContext(t.ctx, args...)
+	return s.(driver.StmtExecContext).ExecContext(t.ctx, nv)
+}
+
+func (t *txn) query(q string, args ...any) (*rows, error) {
+	s, err := t.c.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	nv, err := namedValues(args)
+	if err != nil {
+		return nil, err
+	}
+	dr, err := s.(driver.StmtQueryContext).QueryContext(t.ctx, nv)
+	if err != nil {
+		return nil, err
+	}
+	return &rows{dr: dr, vals: make([]driver.Value, len(dr.Columns()))}, nil
 }
 
 // row scans one row into dest; found is false (and err nil) when there is none.
 func (t *txn) row(q string, args []any, dest ...any) (found bool, err error) {
-	s, err := t.stmt(q)
+	r, err := t.query(q, args...)
 	if err != nil {
 		return false, err
 	}
-	err = s.QueryRowContext(t.ctx, args...).Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+	if r.Next() {
+		err = r.Scan(dest...)
+		found = err == nil
 	}
-	return err == nil, err
+	if cerr := closeRows(r); err == nil {
+		err = cerr
+	}
+	return found, err
 }
 
 func ms(t time.Time) int64 {

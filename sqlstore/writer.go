@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"crmedge/edge"
 )
@@ -18,10 +19,14 @@ import (
 // group commit, and it is how durable writes outrun a commit per request.
 type writer struct {
 	conn     *sql.Conn
+	d        *dconn // conn's statements (see dconn)
 	jobs     chan *writeJob
 	maxBatch int
-	stmts    map[string]*sql.Stmt
 	done     chan struct{}
+	ckpt     *checkpointer
+	pause    sync.Mutex // held while a batch runs; see checkpointer
+	commits  atomic.Uint64
+	writes   atomic.Uint64
 	closeMu  sync.RWMutex
 	closed   bool
 }
@@ -34,13 +39,16 @@ type writeJob struct {
 
 var errClosed = errors.New("store closed")
 
-func newWriter(ctx context.Context, db *sql.DB, maxBatch int) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, maxBatch int, path, synchronous string, restartFrames int64) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("writer connection: %w", err)
 	}
-	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch,
-		stmts: map[string]*sql.Stmt{}, done: make(chan struct{})}
+	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch, done: make(chan struct{})}
+	if w.ckpt, err = newCheckpointer(path, synchronous, &w.pause, restartFrames); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("checkpointer: %w", err)
+	}
 	go w.loop()
 	return w, nil
 }
@@ -78,10 +86,12 @@ func (w *writer) close() error {
 	}
 	w.closeMu.Unlock()
 	<-w.done
-	for _, s := range w.stmts {
-		s.Close()
-	}
-	return w.conn.Close()
+	cerr := w.ckpt.close()
+	_ = withDriver(w.conn, &w.d, func(c *dconn) error {
+		c.closeStmts()
+		return nil
+	})
+	return errors.Join(cerr, w.conn.Close())
 }
 
 func (w *writer) loop() {
@@ -102,7 +112,17 @@ func (w *writer) loop() {
 				break drain
 			}
 		}
-		w.run(batch, errs[:len(batch)])
+		w.pause.Lock()
+		err := withDriver(w.conn, &w.d, func(c *dconn) error {
+			w.run(c, batch, errs[:len(batch)])
+			return nil
+		})
+		if err != nil {
+			fill(errs[:len(batch)], fmt.Errorf("writer connection: %w", err))
+		}
+		w.pause.Unlock()
+		w.commits.Add(1)
+		w.writes.Add(uint64(len(batch)))
 		for i, j := range batch {
 			j.errc <- errs[i]
 		}
@@ -110,9 +130,8 @@ func (w *writer) loop() {
 }
 
 // run applies a batch in one transaction, filling errs per job.
-func (w *writer) run(batch []*writeJob, errs []error) {
-	bg := context.Background()
-	if _, err := w.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+func (w *writer) run(c *dconn, batch []*writeJob, errs []error) {
+	if err := c.ctl("BEGIN IMMEDIATE"); err != nil {
 		fill(errs, fmt.Errorf("begin: %w", err))
 		return
 	}
@@ -123,50 +142,55 @@ func (w *writer) run(batch []*writeJob, errs []error) {
 			continue
 		}
 		if !single {
-			if _, err := w.conn.ExecContext(bg, "SAVEPOINT job"); err != nil {
-				w.abort(errs, fmt.Errorf("savepoint: %w", err))
+			if err := c.ctl("SAVEPOINT job"); err != nil {
+				w.abort(c, errs, fmt.Errorf("savepoint: %w", err))
 				return
 			}
 		}
-		errs[i] = w.call(j)
+		errs[i] = w.call(c, j)
 		if errs[i] != nil && !single {
-			if _, err := w.conn.ExecContext(bg, "ROLLBACK TO job"); err != nil {
-				w.abort(errs, fmt.Errorf("rollback to savepoint: %w", err))
+			if err := c.ctl("ROLLBACK TO job"); err != nil {
+				w.abort(c, errs, fmt.Errorf("rollback to savepoint: %w", err))
 				return
 			}
 		}
 		if !single {
-			if _, err := w.conn.ExecContext(bg, "RELEASE job"); err != nil {
-				w.abort(errs, fmt.Errorf("release savepoint: %w", err))
+			if err := c.ctl("RELEASE job"); err != nil {
+				w.abort(c, errs, fmt.Errorf("release savepoint: %w", err))
 				return
 			}
 		}
 	}
 	if single && errs[0] != nil {
 		// A lone failed request needs no savepoint: roll the whole thing back.
-		w.abort(nil, nil)
+		w.abort(c, nil, nil)
 		return
 	}
-	if _, err := w.conn.ExecContext(bg, "COMMIT"); err != nil {
-		w.abort(errs, fmt.Errorf("commit: %w", err))
+	if err := c.ctl("COMMIT"); err != nil {
+		w.abort(c, errs, fmt.Errorf("commit: %w", err))
+		return
 	}
+	w.ckpt.poke()
 }
 
 // call runs one job's function, turning a panic into an error so one bad
 // request cannot take the writer (and every till) down.
-func (w *writer) call(j *writeJob) (err error) {
+func (w *writer) call(c *dconn, j *writeJob) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in write: %v", r)
 		}
 	}()
-	return j.fn(&txn{ctx: j.ctx, stmt: w.stmt})
+	// Statements run to the end once the job has started: its caller waits
+	// for the commit anyway, and a cancel watcher per statement costs more
+	// than the statement.
+	return j.fn(&txn{ctx: context.WithoutCancel(j.ctx), c: c})
 }
 
 // abort rolls the transaction back and, when errs is given, fails every job
 // of the batch with err: none of them was committed.
-func (w *writer) abort(errs []error, err error) {
-	_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK")
+func (w *writer) abort(c *dconn, errs []error, err error) {
+	_ = c.ctl("ROLLBACK")
 	if errs != nil {
 		fill(errs, err)
 	}
@@ -178,14 +202,8 @@ func fill(errs []error, err error) {
 	}
 }
 
-func (w *writer) stmt(q string) (*sql.Stmt, error) {
-	if s, ok := w.stmts[q]; ok {
-		return s, nil
-	}
-	s, err := w.conn.PrepareContext(context.Background(), q)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	w.stmts[q] = s
-	return s, nil
+// CommitStats reports how many transactions the writer has run and how many
+// writes they held: writes/commits is the average group-commit batch.
+func (db *DB) CommitStats() (commits, writes uint64) {
+	return db.w.commits.Load(), db.w.writes.Load()
 }

@@ -1,0 +1,71 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"crmedge/edge"
+)
+
+// tokenCache keeps the tokens requests authenticate with, so a request costs
+// one lookup of the tokens version (a meta row every token change bumps in
+// its own transaction, see bumpTokensVersion) instead of a read transaction.
+// A token created or revoked by any process, the CLI included, changes the
+// version, which empties the cache: the change counts from the next request.
+type tokenCache struct {
+	mu      sync.Mutex
+	version string
+	byHash  map[string]edge.Token
+}
+
+// maxCachedTokens bounds the cache; unknown secrets are never cached.
+const maxCachedTokens = 1024
+
+// TokenByHash returns the token with this hash (nil when there is none),
+// from the cache when the tokens version shows it is current. It implements
+// edge.TokenFinder.
+func (db *DB) TokenByHash(ctx context.Context, hash string) (*edge.Token, error) {
+	// The version is read before the token: a change committed in between
+	// leaves the cache under the old version, which the next request
+	// sees through.
+	var version string
+	if _, err := db.readOne(ctx, tokensVersionQuery, nil, &version); err != nil {
+		return nil, fmt.Errorf("tokens version: %w", describe(err))
+	}
+	c := &db.tokens
+	c.mu.Lock()
+	if c.version != version || c.byHash == nil {
+		c.version, c.byHash = version, map[string]edge.Token{}
+	} else if tk, ok := c.byHash[hash]; ok {
+		c.mu.Unlock()
+		return cloneToken(tk), nil
+	}
+	c.mu.Unlock()
+	var tk *edge.Token
+	err := db.Read(ctx, func(tx edge.Tx) error {
+		var err error
+		tk, err = tx.TokenByHash(hash)
+		return err
+	})
+	if err != nil || tk == nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.version == version {
+		if len(c.byHash) >= maxCachedTokens {
+			clear(c.byHash)
+		}
+		c.byHash[hash] = *cloneToken(*tk)
+	}
+	c.mu.Unlock()
+	return tk, nil
+}
+
+func cloneToken(tk edge.Token) *edge.Token {
+	tk.PosIDs = append([]string(nil), tk.PosIDs...)
+	if len(tk.PosIDs) == 0 {
+		tk.PosIDs = nil
+	}
+	return &tk
+}
