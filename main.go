@@ -85,8 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.flags(fs)
 		}
 		fs.Usage = func() {
-			fmt.Fprintf(stderr, "usage: crmedge %s %s [flags]\n\n%s\n\nflags (each also from the environment as CRMEDGE_<FLAG>):\n%s",
-				c.name, c.args, c.help, fs.FlagUsages())
+			fmt.Fprintf(stderr, "usage: crmedge %s [flags]\n\n%s\n\nflags (each also from the environment as CRMEDGE_<FLAG>):\n%s",
+				strings.TrimSpace(c.name+" "+c.args), c.help, fs.FlagUsages())
 		}
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, pflag.ErrHelp) {
@@ -148,7 +148,7 @@ func openDB(ctx context.Context, fs *pflag.FlagSet) (*sqlstore.DB, error) {
 
 func serveFlags(fs *pflag.FlagSet) {
 	fs.String("addr", ":8080", "listen address")
-	fs.String("org", "", "organisation id shown as `org` in loyalty history (default: this edge's id)")
+	fs.String("org", "", "organisation id shown as \"org\" in loyalty history (default: this edge's id)")
 	fs.String("upstream", "", "base URL of the central CRM (or a hub crmedge); empty: standalone")
 	fs.String("upstream-token", "", "token sent upstream as Authorization: Bearer and Api-Key")
 	fs.Int("upstream-concurrency", 8, "customers forwarded in parallel")
