@@ -231,25 +231,28 @@ func (s *Service) applyPatch(tx Tx, c *Customer, p *CustomerPatch, existing bool
 // customerByContact finds the customer owning any of the contact's phones,
 // then emails, in that order. It returns nil when none does.
 func customerByContact(tx Tx, ct Contact) (*Customer, error) {
+	id, err := customerIDByContact(tx, ct)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	return tx.Customer(id)
+}
+
+// customerIDByContact is the id of the customer customerByContact finds, or "".
+func customerIDByContact(tx Tx, ct Contact) (string, error) {
 	for _, ph := range ct.Phones {
 		id, err := tx.CustomerIDByPhone(ph)
-		if err != nil {
-			return nil, err
-		}
-		if id != "" {
-			return tx.Customer(id)
+		if err != nil || id != "" {
+			return id, err
 		}
 	}
 	for _, em := range ct.Emails {
 		id, err := tx.CustomerIDByEmail(em)
-		if err != nil {
-			return nil, err
-		}
-		if id != "" {
-			return tx.Customer(id)
+		if err != nil || id != "" {
+			return id, err
 		}
 	}
-	return nil, nil
+	return "", nil
 }
 
 // readThroughMember asks the central CRM for a member this edge does not know

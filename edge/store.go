@@ -26,6 +26,7 @@ type Tx interface {
 	CustomerIDByPhone(e164 string) (string, error)
 	CustomerIDByEmail(email string) (string, error)
 	Customer(id string) (*Customer, error)
+	CustomerName(id string) (name string, found bool, err error)
 	InsertCustomer(c *Customer) error // assigns c.No when zero
 	UpdateCustomer(c *Customer) error // rewrites the row, phones, emails and types
 	IsMember(posID, customerID string) (bool, error)
@@ -46,6 +47,10 @@ type Tx interface {
 	Gift(code string) (*Gift, error)
 	AccumulationCode(code string) (*AccumulationCode, error)
 	SpendCode(code, entryID string) error
+	// TakeCode spends the code for entryID when it is unused, and returns it
+	// as it was: UsedBy "" when this call spent it, the spending entry's id
+	// when it was spent already; nil when there is no such code.
+	TakeCode(code, entryID string) (*AccumulationCode, error)
 	UpsertCatalog(b *CatalogBatch, progress func(done, total int)) error
 
 	// Ledger.

@@ -18,7 +18,8 @@ const (
 	emailOwnerQuery = `SELECT customer_id FROM customer_emails WHERE email = ?`
 	memberQuery     = `SELECT 1 FROM memberships WHERE pos_id = ? AND customer_id = ?`
 	seenAtQuery     = `SELECT 1 WHERE EXISTS (SELECT 1 FROM memberships WHERE pos_id = ?1 AND customer_id = ?2)
-		OR EXISTS (SELECT 1 FROM ledger WHERE customer_id = ?2 AND pos_id = ?1)`
+		OR EXISTS (SELECT 1 FROM ledger_locations WHERE customer_id = ?2 AND pos_id = ?1)`
+	customerNameQuery   = `SELECT name FROM customers WHERE id = ?`
 	nextCustomerNoQuery = `SELECT COALESCE(MAX(customer_no), 0) + 1 FROM customers`
 )
 
@@ -251,6 +252,17 @@ func (t *txn) writeChildren(c *edge.Customer) error {
 		}
 	}
 	return nil
+}
+
+// CustomerName is the customer's name alone: a write that needs no more of a
+// returning customer reads no more.
+func (t *txn) CustomerName(id string) (string, bool, error) {
+	var name string
+	found, err := t.row(customerNameQuery, []any{id}, &name)
+	if err != nil {
+		return "", false, fmt.Errorf("customer %s name: %w", id, err)
+	}
+	return name, found, nil
 }
 
 func (t *txn) IsMember(posID, customerID string) (bool, error) {

@@ -50,12 +50,13 @@ type Options struct {
 
 // DB is an open crmedge database.
 type DB struct {
-	path   string
-	read   *sql.DB        // read-only connections: the pool's, and one spare (Ping, QuickCheck)
-	rpool  chan *readConn // the read pool; nil entries are opened on first use
-	write  *sql.DB
-	w      *writer
-	tokens tokenCache
+	path    string
+	read    *sql.DB        // read-only connections: the pool's, the tokens version's, and one spare (Ping, QuickCheck)
+	rpool   chan *readConn // the read pool; nil entries are opened on first use
+	write   *sql.DB
+	w       *writer
+	tokens  tokenCache
+	version versionConn // where the tokens version is read (tokencache.go)
 
 	mmapSize int64 // of the pool's connections (not the spare's: a check reading every page would map the whole file)
 
@@ -131,8 +132,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	read.SetMaxOpenConns(opts.ReadConns + 1)
-	read.SetMaxIdleConns(opts.ReadConns + 1)
+	read.SetMaxOpenConns(opts.ReadConns + 2)
+	read.SetMaxIdleConns(opts.ReadConns + 2)
 	read.SetConnMaxLifetime(0)
 	db := &DB{path: path, read: read, write: write, rpool: make(chan *readConn, opts.ReadConns), mmapSize: opts.MmapSize}
 	for range opts.ReadConns {
@@ -161,6 +162,7 @@ func (db *DB) Close() error {
 		for range cap(db.rpool) {
 			db.rpool <- nil // a late reader gets errClosed instead of waiting
 		}
+		db.version.close()
 		rerr := db.read.Close()
 		db.closeErr = errors.Join(werr, rerr, db.write.Close())
 	})
