@@ -43,15 +43,16 @@ func (s *Service) FindMember(ctx context.Context, phone, posID string) (*Custome
 func (s *Service) localMember(ctx context.Context, e164, posID string) (*Customer, error) {
 	var found *Customer
 	err := s.store.Read(ctx, func(tx Tx) error {
+		if posID != "" {
+			var err error
+			found, err = tx.MemberByPhone(e164, posID)
+			return err
+		}
 		id, err := tx.CustomerIDByPhone(e164)
 		if err != nil || id == "" {
 			return err
 		}
-		if posID != "" {
-			if ok, err := tx.IsMember(posID, id); err != nil || !ok {
-				return err
-			}
-		} else if p := PrincipalFrom(ctx); p.Scoped() {
+		if p := PrincipalFrom(ctx); p.Scoped() {
 			if ok, err := tx.CustomerSeenAt(id, p.PosIDs); err != nil || !ok {
 				return err
 			}

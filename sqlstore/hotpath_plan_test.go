@@ -56,6 +56,8 @@ func TestHotPathQueryPlans(t *testing.T) {
 		{"seen at a location", seenAtQuery, []any{"shop-1", cust}, []string{"PRIMARY KEY", "ledger_locations"}},
 		{"customer with phones, emails, types", customerQuery, []any{cust},
 			[]string{"sqlite_autoindex_customers_1", "COVERING INDEX customer_phones_customer", "COVERING INDEX customer_emails_customer", "SEARCH l USING PRIMARY KEY"}},
+		{"member by phone", memberByPhoneQuery, []any{"+84900000007", "shop-1"},
+			[]string{"SEARCH p USING PRIMARY KEY", "SEARCH m USING", "sqlite_autoindex_customers_1", "COVERING INDEX customer_phones_customer"}},
 		{"customer name", customerNameQuery, []any{cust}, []string{"sqlite_autoindex_customers_1"}},
 		{"next customer number", nextCustomerNoQuery, nil, []string{"sqlite_autoindex_customers_2"}},
 		{"token by hash", tokenByHashQuery, []any{"h"}, []string{"sqlite_autoindex_tokens_1"}},
