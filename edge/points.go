@@ -105,8 +105,7 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 	stamp := s.newPointsStamp(call.Body, entryID)
 	var res PointsResult
 	err := s.write(ctx, func(tx Tx) error {
-		id := s.entryIDIn(tx, req.EntryID, entryID)
-		code, err := tx.TakeCode(req.Code, id) // spent here; rolled back with the rest on any error below
+		code, err := tx.AccumulationCode(req.Code)
 		if err != nil {
 			return err
 		}
@@ -128,7 +127,7 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 			return err
 		}
 		entry := LedgerEntry{
-			ID: id, CustomerID: customerID, Type: EntryAccumulate, Score: product.Score,
+			ID: s.entryIDIn(tx, req.EntryID, entryID), CustomerID: customerID, Type: EntryAccumulate, Score: product.Score,
 			Status: StatusLive, Confirmed: s.upstream == nil,
 			ItemCode: product.Code, ItemName: product.Name, ItemID: product.ID,
 			Code: code.Code, Serial: code.Serial,
@@ -136,6 +135,9 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 			Origin: OriginLocal, CreatedAt: s.nowMs(),
 		}
 		if err := tx.InsertLedgerEntry(&entry); err != nil {
+			return err
+		}
+		if err := tx.SpendCode(code.Code, entry.ID); err != nil {
 			return err
 		}
 		if res.Balance, err = tx.Balance(customerID); err != nil {

@@ -50,10 +50,6 @@ type Tx interface {
 	Gift(code string) (*Gift, error)
 	AccumulationCode(code string) (*AccumulationCode, error)
 	SpendCode(code, entryID string) error
-	// TakeCode spends the code for entryID when it is unused, and returns it
-	// as it was: UsedBy "" when this call spent it, the spending entry's id
-	// when it was spent already; nil when there is no such code.
-	TakeCode(code, entryID string) (*AccumulationCode, error)
 	UpsertCatalog(b *CatalogBatch, progress func(done, total int)) error
 
 	// Ledger.

@@ -16,7 +16,6 @@ const (
 	giftQuery      = `SELECT id, name, score FROM gifts WHERE code = ?`
 	codeQuery      = `SELECT product_code, serial, used_by FROM codes WHERE code = ?`
 	spendCodeQuery = `UPDATE codes SET used_by = ? WHERE code = ? AND used_by IS NULL`
-	takeCodeQuery  = spendCodeQuery + ` RETURNING product_code, serial`
 )
 
 func (t *txn) Product(code string) (*edge.Product, error) {
@@ -68,22 +67,6 @@ func (t *txn) SpendCode(code, entryID string) error {
 		return &edge.Error{Code: edge.ECONFLICT, Reason: "code_used", Message: "This code has already been used"}
 	}
 	return nil
-}
-
-// TakeCode is AccumulationCode and SpendCode in one statement when the code
-// is free, which is the common case; only a code not spent by this call is
-// looked up again, to tell an unknown code from a spent one.
-func (t *txn) TakeCode(code, entryID string) (*edge.AccumulationCode, error) {
-	c := &edge.AccumulationCode{Code: code}
-	found, err := t.row(takeCodeQuery, []any{entryID, code}, &c.ProductCode, &c.Serial)
-	clear(t.owners) // a write; see txn.owners
-	if err != nil {
-		return nil, fmt.Errorf("spend code %s: %w", code, err)
-	}
-	if found {
-		return c, nil
-	}
-	return t.AccumulationCode(code)
 }
 
 // catalogChunk is how many rows one INSERT statement carries: 1,000,000 codes

@@ -92,7 +92,6 @@ func TestQueryPlans(t *testing.T) {
 	queries = append(queries,
 		query{"code", codeQuery, []any{"C000042"}, "PRIMARY KEY"},
 		query{"spend code", spendCodeQuery, []any{"6c", "C000042"}, "PRIMARY KEY"},
-		query{"take code", takeCodeQuery, []any{"6c", "C000042"}, "PRIMARY KEY"},
 		query{"product", productQuery, []any{"P"}, "sqlite_autoindex_products_1"},
 		query{"gift", giftQuery, []any{"G"}, "sqlite_autoindex_gifts_1"},
 		query{"balance", balanceQuery, []any{cust}, "PRIMARY KEY"},
