@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,18 +84,19 @@ func (t *txn) Balance(customerID string) (edge.Balance, error) {
 
 // historyQuery is the SQL of one history page. It walks the
 // (customer_id, type, created_at, seq) index so the cost of a page does not
-// grow with the size of the store (see TestQueryPlans): a page of one type is
-// one walk; a page of both types merges the two types' walks (a compound
-// SELECT's ORDER BY is a merge of its arms, each read in index order, and
-// stops at the page's last row).
+// grow with the size of the store (see TestQueryPlans). A page of one type is
+// one walk. A page of both types merges the two types' walks (a compound
+// SELECT's ORDER BY merges its arms, each read in index order, and stops at
+// the page's last row) over the index alone, entries skipped by the offset
+// included, and only the page's rows are then read from the table: the merge
+// yields them in page order, which the join keeps (History sorts them anyway).
 func historyQuery(f edge.HistoryFilter) (string, []any) {
 	var q strings.Builder
-	args := make([]any, 0, 6)
-	// INDEXED BY: left to itself, SQLite may prefer the primary key when a
+	args := []any{f.CustomerID, f.Type, f.From.UnixMilli(), f.To.UnixMilli(), f.Limit, f.Offset}
+	// INDEXED BY: left to itself, SQLite may prefer another index when a
 	// date range is given, and read every entry in the range.
-	arm := func(typeParam string) {
-		q.WriteString(`SELECT ` + ledgerColumns + ` FROM ledger INDEXED BY ledger_history_type
-			WHERE customer_id = ?1 AND type = ` + typeParam)
+	where := func(typeParam string) {
+		q.WriteString(` FROM ledger INDEXED BY ledger_history_type WHERE customer_id = ?1 AND type = ` + typeParam)
 		if !f.From.IsZero() {
 			q.WriteString(` AND created_at >= ?3`)
 		}
@@ -101,18 +104,27 @@ func historyQuery(f edge.HistoryFilter) (string, []any) {
 			q.WriteString(` AND created_at <= ?4`)
 		}
 	}
-	typ := f.Type
 	if f.Type != 0 {
-		arm("?2")
-	} else {
-		typ = edge.EntryAccumulate
-		arm("?2")
-		q.WriteString(` UNION ALL `)
-		arm(strconv.Itoa(edge.EntryRedeem))
+		q.WriteString(`SELECT ` + ledgerColumns)
+		where("?2")
+		q.WriteString(` ORDER BY created_at DESC, seq DESC LIMIT ?5 OFFSET ?6`)
+		return q.String(), args
 	}
-	args = append(args, f.CustomerID, typ, f.From.UnixMilli(), f.To.UnixMilli(), f.Limit, f.Offset)
-	q.WriteString(` ORDER BY created_at DESC, seq DESC LIMIT ?5 OFFSET ?6`)
+	q.WriteString(`SELECT ` + ledgerColumnsOf("l") + ` FROM (SELECT created_at, seq`)
+	where(strconv.Itoa(edge.EntryAccumulate))
+	q.WriteString(` UNION ALL SELECT created_at, seq`)
+	where(strconv.Itoa(edge.EntryRedeem))
+	q.WriteString(` ORDER BY created_at DESC, seq DESC LIMIT ?5 OFFSET ?6) AS page JOIN ledger l ON l.seq = page.seq`)
 	return q.String(), args
+}
+
+// ledgerColumnsOf is ledgerColumns qualified with a table alias.
+func ledgerColumnsOf(alias string) string {
+	cols := strings.Split(ledgerColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // History pages through one customer's entries newest first; entries of the
@@ -132,7 +144,14 @@ func (t *txn) History(f edge.HistoryFilter) ([]edge.LedgerEntry, error) {
 		}
 		out = append(out, e)
 	}
-	return out, closeRows(rows)
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	// Page order, whatever order the join returned the page's rows in.
+	slices.SortFunc(out, func(a, b edge.LedgerEntry) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.Seq, a.Seq))
+	})
+	return out, nil
 }
 
 func (t *txn) HistoryImported(customerID string) (bool, error) {
