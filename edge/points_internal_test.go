@@ -1,11 +1,13 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 type queuingUpstream struct{ Upstream }
@@ -110,5 +112,39 @@ func TestStampBodyFastIsSlow(t *testing.T) {
 	body := []byte(`{"a":1}`)
 	if got, want := string(stampBody(body, map[string]any{"n": 5}, "", nil)), string(stampBodySlow(body, map[string]any{"n": 5}, "", nil)); got != want {
 		t.Errorf("number field: %s, want %s", got, want)
+	}
+}
+
+// TestHistoryContactEncodedOnce: a history item whose contact was encoded
+// beforehand is written byte for byte as one holding the contact itself.
+func TestHistoryContactEncodedOnce(t *testing.T) {
+	t.Parallel()
+	c := &Customer{ID: "650000000000000000000007", No: 7, Name: `Ann <&> "A"`, Attrs: map[string]string{AttrLastName: "Lê"},
+		Phones: []Phone{{ID: "p1", Type: "mobile", Number: "+84900000007"}}, Emails: []Email{{ID: "e1", Address: "a&b@example.com"}}}
+	e := &LedgerEntry{ID: "6a0000000000000000000001", Type: EntryAccumulate, Score: 10, Status: StatusLive, ItemCode: "P<1>",
+		Org: "o", Code: "C", Serial: "S", CreatedAt: time.UnixMilli(1700000000000)}
+	type inline struct { // historyItem as it was, with the contact itself
+		Type         int          `json:"type"`
+		Score        int64        `json:"score"`
+		Status       int          `json:"status"`
+		Product      *productJSON `json:"product,omitempty"`
+		Gift         *giftJSON    `json:"gift,omitempty"`
+		Contact      *contactJSON `json:"contact"`
+		Org          string       `json:"org"`
+		Code         string       `json:"code,omitempty"`
+		SerialNumber string       `json:"serialNumber,omitempty"`
+		CreatedAt    int64        `json:"createdAt"`
+		ID           string       `json:"id"`
+	}
+	contact, err := json.Marshal(contactView(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal([]historyItem{historyView(e, contact)})
+	it := historyView(e, nil)
+	want, _ := json.Marshal([]inline{{Type: it.Type, Score: it.Score, Status: it.Status, Product: it.Product, Gift: it.Gift,
+		Contact: contactView(c), Org: it.Org, Code: it.Code, SerialNumber: it.SerialNumber, CreatedAt: it.CreatedAt, ID: it.ID}})
+	if string(got) != string(want) {
+		t.Errorf("encoded once:\n%s\nwant\n%s", got, want)
 	}
 }
