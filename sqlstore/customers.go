@@ -55,7 +55,7 @@ func (t *txn) owner(kind, key, q string) (string, error) {
 	return id, nil
 }
 
-// customerColumns and customerFrom make customerQuery: a customer with its phones, emails and types in one
+// customerColumns read a customer c with its phones, emails and types in one
 // statement: the lists come back as JSON arrays of string arrays. Phones and
 // emails come in position order straight from their (customer_id, position)
 // indexes (a co-routine, no sort); types are sorted in Go.
