@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -91,12 +92,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = newRequestID()
 	}
 	h := w.Header()
-	h.Set("X-Request-Id", id)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("Cache-Control", "no-store")
+	h["X-Request-Id"] = []string{id}
+	for k, v := range securityHeaders {
+		h[k] = v // shared, never changed in place: Set and Add replace a value
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	info := &requestInfo{id: id, route: "unmatched"}
@@ -108,17 +107,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Never the raw URL: its query holds phone numbers.
-	s.log.Info("request", "request_id", id, "method", r.Method, "route", info.route,
-		"status", rec.status, "ms", float64(elapsed.Microseconds())/1000, "token", info.token, "remote", remoteHost(r))
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
+		slog.String("route", info.route), slog.Int("status", rec.status), slog.Float64("ms", float64(elapsed.Microseconds())/1000),
+		slog.String("token", info.token), slog.String("remote", remoteHost(r)))
+}
+
+// securityHeaders go on every answer, keys in canonical form.
+var securityHeaders = map[string][]string{
+	"X-Content-Type-Options":  {"nosniff"},
+	"X-Frame-Options":         {"DENY"},
+	"Referrer-Policy":         {"no-referrer"},
+	"Content-Security-Policy": {"default-src 'none'; frame-ancestors 'none'"},
+	"Cache-Control":           {"no-store"},
 }
 
 type requestInfoKey struct{}
 
-// requestInfo carries what the request log needs out of the handlers.
+// requestInfo carries what the request log needs out of the handlers, and
+// the request's query, parsed once.
 type requestInfo struct {
 	id    string
 	route string
 	token string
+	query url.Values
 }
 
 func infoOf(ctx context.Context) *requestInfo {
@@ -482,7 +493,11 @@ var stringType = reflect.TypeOf("")
 // queryText reads one query parameter, rejecting one given twice with
 // different values (a classic way to smuggle a second pos_id past a proxy).
 func queryText(r *http.Request, name string) (string, error) {
-	vals := r.URL.Query()[name]
+	info := infoOf(r.Context())
+	if info.query == nil {
+		info.query = r.URL.Query()
+	}
+	vals := info.query[name]
 	if len(vals) == 0 {
 		return "", nil
 	}

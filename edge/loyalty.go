@@ -266,7 +266,11 @@ func (s *Server) historyPoint(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	items := make([]historyItem, 0, len(entries))
 	if c != nil {
-		contact := contactView(c)
+		// Every item shows the same contact: encoded once.
+		contact, err := json.Marshal(contactView(c))
+		if err != nil {
+			return fmt.Errorf("history contact: %w", err)
+		}
 		for i := range entries {
 			items = append(items, historyView(&entries[i], contact))
 		}
@@ -294,7 +298,7 @@ type historyItem struct {
 	Status       int          `json:"status"`
 	Product      *productJSON `json:"product,omitempty"`
 	Gift         *giftJSON    `json:"gift,omitempty"`
-	Contact      *contactJSON `json:"contact"`
+	Contact      contactBytes `json:"contact"`
 	Org          string       `json:"org"`
 	Code         string       `json:"code,omitempty"`
 	SerialNumber string       `json:"serialNumber,omitempty"`
@@ -342,7 +346,10 @@ func contactView(c *Customer) *contactJSON {
 	return v
 }
 
-func historyView(e *LedgerEntry, contact *contactJSON) historyItem {
+// contactBytes is a contactJSON, encoded.
+type contactBytes = json.RawMessage
+
+func historyView(e *LedgerEntry, contact contactBytes) historyItem {
 	it := historyItem{Type: e.Type, Score: e.Score, Status: e.Status, Contact: contact, Org: e.Org,
 		CreatedAt: e.CreatedAt.UnixMilli(), ID: e.ID}
 	if e.Type == EntryAccumulate {

@@ -43,15 +43,16 @@ func (s *Service) FindMember(ctx context.Context, phone, posID string) (*Custome
 func (s *Service) localMember(ctx context.Context, e164, posID string) (*Customer, error) {
 	var found *Customer
 	err := s.store.Read(ctx, func(tx Tx) error {
+		if posID != "" {
+			var err error
+			found, err = tx.MemberByPhone(e164, posID)
+			return err
+		}
 		id, err := tx.CustomerIDByPhone(e164)
 		if err != nil || id == "" {
 			return err
 		}
-		if posID != "" {
-			if ok, err := tx.IsMember(posID, id); err != nil || !ok {
-				return err
-			}
-		} else if p := PrincipalFrom(ctx); p.Scoped() {
+		if p := PrincipalFrom(ctx); p.Scoped() {
 			if ok, err := tx.CustomerSeenAt(id, p.PosIDs); err != nil || !ok {
 				return err
 			}
@@ -231,25 +232,28 @@ func (s *Service) applyPatch(tx Tx, c *Customer, p *CustomerPatch, existing bool
 // customerByContact finds the customer owning any of the contact's phones,
 // then emails, in that order. It returns nil when none does.
 func customerByContact(tx Tx, ct Contact) (*Customer, error) {
+	id, err := customerIDByContact(tx, ct)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	return tx.Customer(id)
+}
+
+// customerIDByContact is the id of the customer customerByContact finds, or "".
+func customerIDByContact(tx Tx, ct Contact) (string, error) {
 	for _, ph := range ct.Phones {
 		id, err := tx.CustomerIDByPhone(ph)
-		if err != nil {
-			return nil, err
-		}
-		if id != "" {
-			return tx.Customer(id)
+		if err != nil || id != "" {
+			return id, err
 		}
 	}
 	for _, em := range ct.Emails {
 		id, err := tx.CustomerIDByEmail(em)
-		if err != nil {
-			return nil, err
-		}
-		if id != "" {
-			return tx.Customer(id)
+		if err != nil || id != "" {
+			return id, err
 		}
 	}
-	return nil, nil
+	return "", nil
 }
 
 // readThroughMember asks the central CRM for a member this edge does not know

@@ -71,8 +71,16 @@ type SyncCounts struct {
 
 // stampBody sets top-level (and one nested) fields of a JSON object body, so a
 // forwarded create carries the ids this edge minted. A body that is not an
-// object is returned unchanged.
+// object is returned unchanged. The body comes out as encoding/json writes a
+// map[string]json.RawMessage (stampBodySlow); stampFast writes the same bytes.
 func stampBody(body []byte, fields map[string]any, nested string, nestedFields map[string]any) []byte {
+	if out, ok := stampFast(body, fields, nested, nestedFields); ok {
+		return out
+	}
+	return stampBodySlow(body, fields, nested, nestedFields)
+}
+
+func stampBodySlow(body []byte, fields map[string]any, nested string, nestedFields map[string]any) []byte {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		return body

@@ -1,11 +1,11 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -32,9 +32,9 @@ type RedeemRequest struct {
 
 // PointsResult is what an accumulate or redeem did.
 type PointsResult struct {
-	Entry    LedgerEntry
-	Customer *Customer
-	Balance  Balance
+	Entry      LedgerEntry
+	CustomerID string
+	Balance    Balance
 }
 
 // Loyalty error reasons, shown as `error` in the loyalty envelope.
@@ -89,6 +89,11 @@ func (r *AccumulateRequest) contact() Contact {
 // Accumulate spends an accumulation code and credits the product's points. A
 // code the local catalog does not know is passed through to the central CRM
 // when it is reachable.
+//
+// Everything that needs no lock is done before the write, so that the single
+// writer, which every write of the edge waits for, does less: the entry id is
+// minted and the outbox body stamped with it (the customer's id, which only
+// the write knows, is copied in there).
 func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Call) (*PointsResult, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -96,6 +101,8 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 	if err := s.checkLoyaltyPos(ctx, &req.PosID); err != nil {
 		return nil, err
 	}
+	entryID := plannedEntryID(req.EntryID, s.newID)
+	stamp := s.newPointsStamp(call.Body, entryID)
 	var res PointsResult
 	err := s.write(ctx, func(tx Tx) error {
 		code, err := tx.AccumulationCode(req.Code)
@@ -115,12 +122,12 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 		if product == nil {
 			return (&Error{Code: ENOTFOUND, Message: fmt.Sprintf("The product %s of this code is not in the catalog", code.ProductCode)}).WithReason(ReasonCodeNotFound)
 		}
-		c, err := s.contactCustomer(tx, &req)
+		customerID, _, err := s.contactCustomer(tx, &req)
 		if err != nil {
 			return err
 		}
 		entry := LedgerEntry{
-			ID: s.wantedID(tx, req.EntryID), CustomerID: c.ID, Type: EntryAccumulate, Score: product.Score,
+			ID: s.entryIDIn(tx, req.EntryID, entryID), CustomerID: customerID, Type: EntryAccumulate, Score: product.Score,
 			Status: StatusLive, Confirmed: s.upstream == nil,
 			ItemCode: product.Code, ItemName: product.Name, ItemID: product.ID,
 			Code: code.Code, Serial: code.Serial,
@@ -133,12 +140,12 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 		if err := tx.SpendCode(code.Code, entry.ID); err != nil {
 			return err
 		}
-		if res.Balance, err = tx.Balance(c.ID); err != nil {
+		if res.Balance, err = tx.Balance(customerID); err != nil {
 			return err
 		}
-		res.Entry, res.Customer = entry, c
-		call.Body = stampBody(call.Body, map[string]any{"id": entry.ID}, "data", map[string]any{"_id": c.ID})
-		return s.queue(tx, KindAccumulate, c.ID, call, entry.ID)
+		res.Entry, res.CustomerID = entry, customerID
+		call.Body = stamp.body(call.Body, entryID, entry.ID, customerID)
+		return s.queue(tx, KindAccumulate, customerID, call, entry.ID)
 	})
 	if errors.Is(err, errUnknownCode) {
 		return s.accumulateUpstream(ctx, req, call)
@@ -154,6 +161,24 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 // the transaction (no network I/O inside a write).
 var errUnknownCode = errors.New("code not in the local catalog")
 
+// plannedEntryID is the ledger id a points write will most likely use, known
+// before the write: the wanted one when valid, else a fresh one.
+func plannedEntryID(want string, newID func() string) string {
+	if ValidID(want) {
+		return want
+	}
+	return newID()
+}
+
+// entryIDIn is the ledger id a points write uses: want when it is valid and
+// not yet a ledger entry here (wantedID), else planned, minted before the write.
+func (s *Service) entryIDIn(tx Tx, want, planned string) string {
+	if !ValidID(want) {
+		return planned
+	}
+	return s.wantedID(tx, want)
+}
+
 // wantedID keeps an id minted downstream when it is valid and not yet a
 // ledger entry here; otherwise it mints one.
 func (s *Service) wantedID(tx Tx, want string) string {
@@ -165,56 +190,115 @@ func (s *Service) wantedID(tx Tx, want string) string {
 	return s.newID()
 }
 
+// pointsStamp is an accumulate's or redeem's outbox body stamped before the
+// write (stampBody: `id` the entry's, `data._id` the customer's) with the
+// planned entry id and a placeholder for the customer's id, which only the
+// write knows and copies in: re-encoding JSON inside the single writer would
+// hold up every write of the edge.
+type pointsStamp struct {
+	off     bool // standalone: nothing is queued, nothing to stamp
+	stamped []byte
+	at      int // offset of the placeholder in stamped; -1: none
+}
+
+// customerPlaceholder holds a customer id's place in a pointsStamp: an id's
+// length and alphabet, so that copying the id in leaves the JSON exactly as
+// stampBody would have written it.
+const customerPlaceholder = "ffffffffffffffffffffffff"
+
+func (s *Service) newPointsStamp(body []byte, entryID string) pointsStamp {
+	if s.upstream == nil {
+		return pointsStamp{off: true, at: -1}
+	}
+	b := stampBody(body, map[string]any{"id": entryID}, "data", map[string]any{"_id": customerPlaceholder})
+	at := bytes.Index(b, []byte(customerPlaceholder))
+	if at < 0 || bytes.LastIndex(b, []byte(customerPlaceholder)) != at {
+		at = -1 // not an object, or the placeholder also occurs in the body itself
+	}
+	return pointsStamp{stamped: b, at: at}
+}
+
+// body is the outbox body stamped with the ids the write used: the stamp with
+// the customer's id copied in, or, when the entry id is not the planned one,
+// a fresh stampBody of the request's body.
+func (st pointsStamp) body(body []byte, plannedEntry, entryID, customerID string) []byte {
+	if st.off {
+		return body
+	}
+	if st.at >= 0 && entryID == plannedEntry && ValidID(customerID) {
+		copy(st.stamped[st.at:], customerID)
+		return st.stamped
+	}
+	return stampBody(body, map[string]any{"id": entryID}, "data", map[string]any{"_id": customerID})
+}
+
 // contactCustomer finds the customer by the request's contact, adding the
 // phones and emails it does not have yet (skipping any another customer owns),
-// or creates one. A returning customer with nothing new costs no write.
-func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (*Customer, error) {
-	c, err := customerByContact(tx, req.contact())
+// or creates one. It returns the customer's id, and the customer when it was
+// read (nil when it was not: a returning customer with nothing new costs no
+// write, and no reading beyond its contacts' owners and its name).
+func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Customer, error) {
+	id, err := customerIDByContact(tx, req.contact())
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
+	// A contact the customer already has is one the customer owns; one that
+	// another customer owns is skipped; an unowned one is added.
 	patch := CustomerPatch{ID: req.CustomerID}
-	if req.Name != "" && (c == nil || c.Name == "") {
-		patch.Name = &req.Name
-	}
 	for _, ph := range req.Phones {
-		if c != nil && slices.ContainsFunc(c.Phones, func(have Phone) bool { return have.Number == ph.Number }) {
-			continue
-		}
 		owner, err := tx.CustomerIDByPhone(ph.Number)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		if owner == "" {
 			patch.Phones = append(patch.Phones, ph)
 		}
 	}
 	for _, em := range req.Emails {
-		norm := NormalizeEmail(em.Address)
-		if c != nil && slices.ContainsFunc(c.Emails, func(have Email) bool { return NormalizeEmail(have.Address) == norm }) {
-			continue
-		}
 		owner, err := tx.CustomerIDByEmail(em.Address)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		if owner == "" {
 			patch.Emails = append(patch.Emails, em)
 		}
 	}
-	if c == nil {
-		return s.newCustomer(tx, &patch)
+	if id == "" {
+		if req.Name != "" {
+			patch.Name = &req.Name
+		}
+		c, err := s.newCustomer(tx, &patch)
+		if err != nil {
+			return "", nil, err
+		}
+		return c.ID, c, nil
+	}
+	if req.Name != "" {
+		name, _, err := tx.CustomerName(id)
+		if err != nil {
+			return "", nil, err
+		}
+		if name == "" {
+			patch.Name = &req.Name
+		}
 	}
 	if patch.Name == nil && len(patch.Phones) == 0 && len(patch.Emails) == 0 {
-		return c, nil
+		return id, nil, nil
+	}
+	c, err := tx.Customer(id)
+	if err != nil {
+		return "", nil, err
+	}
+	if c == nil {
+		return "", nil, fmt.Errorf("customer %s owns a contact but is missing", id)
 	}
 	if err := s.applyPatch(tx, c, &patch, true); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := tx.UpdateCustomer(c); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return c, nil
+	return id, c, nil
 }
 
 // errOfflineCode is the answer for a code the local catalog does not know
@@ -266,8 +350,14 @@ func (s *Service) accumulateUpstream(ctx context.Context, req AccumulateRequest,
 	var c *Customer
 	req.CustomerID = customerID
 	err = s.store.Write(ctx, func(tx Tx) error {
-		var err error
-		c, err = s.contactCustomer(tx, &req)
+		id, read, err := s.contactCustomer(tx, &req)
+		if err != nil || read != nil {
+			c = read
+			return err
+		}
+		if c, err = tx.Customer(id); err == nil && c == nil {
+			err = fmt.Errorf("customer %s is missing", id)
+		}
 		return err
 	})
 	if err != nil {
@@ -312,7 +402,7 @@ func (s *Service) accumulateUpstream(ctx context.Context, req AccumulateRequest,
 				return err
 			}
 		}
-		res.Entry, res.Customer = *e, c
+		res.Entry, res.CustomerID = *e, c.ID
 		res.Balance, err = tx.Balance(c.ID)
 		return err
 	})
@@ -372,6 +462,9 @@ func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*Po
 	if err := s.checkLoyaltyPos(ctx, &req.PosID); err != nil {
 		return nil, err
 	}
+	// As Accumulate: the entry id minted, and the body stamped, before the write.
+	entryID := plannedEntryID(req.EntryID, s.newID)
+	stamp := s.newPointsStamp(call.Body, entryID)
 	var res PointsResult
 	err := s.write(ctx, func(tx Tx) error {
 		gift, err := tx.Gift(req.Code)
@@ -381,17 +474,17 @@ func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*Po
 		if gift == nil {
 			return (&Error{Code: ENOTFOUND, Message: "Gift not found"}).WithReason(ReasonGiftNotFound)
 		}
-		c, err := customerByContact(tx, req.Contact)
+		customerID, err := customerIDByContact(tx, req.Contact)
 		if err != nil {
 			return err
 		}
-		if c == nil {
+		if customerID == "" {
 			return (&Error{Code: ENOTFOUND, Message: "Customer not found"}).WithReason(ReasonCustomerNotFound)
 		}
-		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {
+		if err := s.checkCustomerVisible(ctx, tx, customerID); err != nil {
 			return err
 		}
-		bal, err := tx.Balance(c.ID)
+		bal, err := tx.Balance(customerID)
 		if err != nil {
 			return err
 		}
@@ -399,7 +492,7 @@ func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*Po
 			return (&Error{Code: ECONFLICT, Message: fmt.Sprintf("Not enough points: the gift costs %d, the balance is %d", gift.Score, bal.Points)}).WithReason(ReasonInsufficientPoints)
 		}
 		entry := LedgerEntry{
-			ID: s.wantedID(tx, req.EntryID), CustomerID: c.ID, Type: EntryRedeem, Score: gift.Score,
+			ID: s.entryIDIn(tx, req.EntryID, entryID), CustomerID: customerID, Type: EntryRedeem, Score: gift.Score,
 			Status: StatusLive, Confirmed: s.upstream == nil,
 			ItemCode: gift.Code, ItemName: gift.Name, ItemID: gift.ID, ItemScore: gift.Score,
 			Org: s.org, PosID: req.PosID, TokenName: PrincipalFrom(ctx).TokenName,
@@ -408,12 +501,12 @@ func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*Po
 		if err := tx.InsertLedgerEntry(&entry); err != nil {
 			return err
 		}
-		if res.Balance, err = tx.Balance(c.ID); err != nil {
+		if res.Balance, err = tx.Balance(customerID); err != nil {
 			return err
 		}
-		res.Entry, res.Customer = entry, c
-		call.Body = stampBody(call.Body, map[string]any{"id": entry.ID}, "data", map[string]any{"_id": c.ID})
-		return s.queue(tx, KindRedeem, c.ID, call, entry.ID)
+		res.Entry, res.CustomerID = entry, customerID
+		call.Body = stamp.body(call.Body, entryID, entry.ID, customerID)
+		return s.queue(tx, KindRedeem, customerID, call, entry.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redeem %s: %w", req.Code, err)

@@ -26,9 +26,13 @@ type Tx interface {
 	CustomerIDByPhone(e164 string) (string, error)
 	CustomerIDByEmail(email string) (string, error)
 	Customer(id string) (*Customer, error)
+	CustomerName(id string) (name string, found bool, err error)
 	InsertCustomer(c *Customer) error // assigns c.No when zero
 	UpdateCustomer(c *Customer) error // rewrites the row, phones, emails and types
 	IsMember(posID, customerID string) (bool, error)
+	// MemberByPhone is the customer owning the phone e164 when it is a member
+	// at posID (CustomerIDByPhone, IsMember and Customer in one), else nil.
+	MemberByPhone(e164, posID string) (*Customer, error)
 	AddMembership(posID, customerID string, at time.Time) error
 	CustomerSeenAt(customerID string, posIDs []string) (bool, error) // member there, or has ledger entries there
 

@@ -18,7 +18,8 @@ const (
 	emailOwnerQuery = `SELECT customer_id FROM customer_emails WHERE email = ?`
 	memberQuery     = `SELECT 1 FROM memberships WHERE pos_id = ? AND customer_id = ?`
 	seenAtQuery     = `SELECT 1 WHERE EXISTS (SELECT 1 FROM memberships WHERE pos_id = ?1 AND customer_id = ?2)
-		OR EXISTS (SELECT 1 FROM ledger WHERE customer_id = ?2 AND pos_id = ?1)`
+		OR EXISTS (SELECT 1 FROM ledger_locations WHERE customer_id = ?2 AND pos_id = ?1)`
+	customerNameQuery   = `SELECT name FROM customers WHERE id = ?`
 	nextCustomerNoQuery = `SELECT COALESCE(MAX(customer_no), 0) + 1 FROM customers`
 )
 
@@ -54,40 +55,65 @@ func (t *txn) owner(kind, key, q string) (string, error) {
 	return id, nil
 }
 
-// customerQuery reads a customer with its phones, emails and types in one
+// customerColumns read a customer c with its phones, emails and types in one
 // statement: the lists come back as JSON arrays of string arrays. Phones and
 // emails come in position order straight from their (customer_id, position)
 // indexes (a co-routine, no sort); types are sorted in Go.
-const customerQuery = `SELECT c.customer_no, c.name, c.gender, c.birth_year, c.birth_month, c.birth_day,
+const customerColumns = `c.customer_no, c.name, c.gender, c.birth_year, c.birth_month, c.birth_day,
 	c.attrs, c.tags, c.custom_fields, c.created_at, c.updated_at,
 	(SELECT '[' || group_concat(j) || ']' FROM (SELECT json_array(p.e164, p.id, p.type) AS j
 		FROM customer_phones p WHERE p.customer_id = c.id ORDER BY p.position)),
 	(SELECT '[' || group_concat(j) || ']' FROM (SELECT json_array(e.address, e.id, e.type) AS j
 		FROM customer_emails e WHERE e.customer_id = c.id ORDER BY e.position)),
 	(SELECT '[' || group_concat(json_array(ct.id, ct.vbot_id, ct.project_code, ct.type_no, ct.type_name)) || ']'
-		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id WHERE l.customer_id = c.id)
-	FROM customers c WHERE c.id = ?`
+		FROM customer_type_links l JOIN customer_types ct ON ct.id = l.type_id WHERE l.customer_id = c.id)`
+
+const customerQuery = `SELECT c.id, ` + customerColumns + ` FROM customers c WHERE c.id = ?`
+
+// memberByPhoneQuery is phoneOwnerQuery, memberQuery and customerQuery in
+// one statement: the member GET's lookup.
+const memberByPhoneQuery = `SELECT c.id, ` + customerColumns + ` FROM customer_phones p
+	JOIN memberships m ON m.pos_id = ?2 AND m.customer_id = p.customer_id
+	JOIN customers c ON c.id = p.customer_id
+	WHERE p.e164 = ?1`
 
 func (t *txn) Customer(id string) (*edge.Customer, error) {
-	c := &edge.Customer{ID: id}
+	c, err := t.scanCustomer(customerQuery, id)
+	if err != nil {
+		return nil, fmt.Errorf("customer %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// MemberByPhone is the customer owning the phone e164 when it is a member
+// at posID, else nil.
+func (t *txn) MemberByPhone(e164, posID string) (*edge.Customer, error) {
+	c, err := t.scanCustomer(memberByPhoneQuery, e164, posID)
+	if err != nil {
+		return nil, fmt.Errorf("member by phone: %w", err)
+	}
+	return c, nil
+}
+
+// scanCustomer runs a query selecting c.id and customerColumns; nil when it
+// finds no row.
+func (t *txn) scanCustomer(q string, args ...any) (*edge.Customer, error) {
+	c := &edge.Customer{}
 	var attrs, tags, fields string
 	var phones, emails, types sql.NullString // NULL: none
 	var created, updated int64
-	found, err := t.row(customerQuery, []any{id},
-		&c.No, &c.Name, &c.Gender, &c.Birth.Year, &c.Birth.Month, &c.Birth.Day,
+	found, err := t.row(q, args,
+		&c.ID, &c.No, &c.Name, &c.Gender, &c.Birth.Year, &c.Birth.Month, &c.Birth.Day,
 		&attrs, &tags, &fields, &created, &updated, &phones, &emails, &types)
 	if err != nil || !found {
-		if err != nil {
-			err = fmt.Errorf("customer %s: %w", id, err)
-		}
 		return nil, err
 	}
 	c.CreatedAt, c.UpdatedAt = fromMs(created), fromMs(updated)
 	if err := unmarshalColumns(c, attrs, tags, fields); err != nil {
-		return nil, fmt.Errorf("customer %s: %w", id, err)
+		return nil, fmt.Errorf("customer %s: %w", c.ID, err)
 	}
 	if err := unmarshalChildren(c, phones.String, emails.String, types.String); err != nil {
-		return nil, fmt.Errorf("customer %s: %w", id, err)
+		return nil, fmt.Errorf("customer %s: %w", c.ID, err)
 	}
 	return c, nil
 }
@@ -251,6 +277,17 @@ func (t *txn) writeChildren(c *edge.Customer) error {
 		}
 	}
 	return nil
+}
+
+// CustomerName is the customer's name alone: a write that needs no more of a
+// returning customer reads no more.
+func (t *txn) CustomerName(id string) (string, bool, error) {
+	var name string
+	found, err := t.row(customerNameQuery, []any{id}, &name)
+	if err != nil {
+		return "", false, fmt.Errorf("customer %s name: %w", id, err)
+	}
+	return name, found, nil
 }
 
 func (t *txn) IsMember(posID, customerID string) (bool, error) {

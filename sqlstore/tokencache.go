@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 
@@ -29,8 +30,8 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (*edge.Token, error)
 	// The version is read before the token: a change committed in between
 	// leaves the cache under the old version, which the next request
 	// sees through.
-	var version string
-	if _, err := db.readOne(ctx, tokensVersionQuery, nil, &version); err != nil {
+	version, err := db.tokensVersion(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("tokens version: %w", describe(err))
 	}
 	c := &db.tokens
@@ -43,7 +44,7 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (*edge.Token, error)
 	}
 	c.mu.Unlock()
 	var tk *edge.Token
-	err := db.Read(ctx, func(tx edge.Tx) error {
+	err = db.Read(ctx, func(tx edge.Tx) error {
 		var err error
 		tk, err = tx.TokenByHash(hash)
 		return err
@@ -68,4 +69,65 @@ func cloneToken(tk edge.Token) *edge.Token {
 		tk.PosIDs = nil
 	}
 	return &tk
+}
+
+// versionConn is the connection the tokens version is read on, by one request
+// at a time: a connection of its own, not one of the read pool's, because
+// those map the file into memory, and a mapped connection unmaps all of it at
+// its first read after any commit (SQLite drops what a connection holds of
+// the database once another connection changed it). Under a stream of writes
+// that made this one-row read cost as much as a member lookup; unmapped, it
+// reads the two pages it needs.
+type versionConn struct {
+	mu     sync.Mutex
+	conn   *sql.Conn
+	d      *dconn
+	closed bool
+}
+
+// tokensVersion reads the tokens version (see bumpTokensVersion).
+func (db *DB) tokensVersion(ctx context.Context) (string, error) {
+	v := &db.version
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return "", errClosed
+	}
+	if v.conn == nil {
+		conn, err := db.read.Conn(ctx)
+		if err != nil {
+			return "", err
+		}
+		v.conn, v.d = conn, nil
+	}
+	var version string
+	err := withDriver(v.conn, &v.d, func(c *dconn) error {
+		t := txn{ctx: context.WithoutCancel(ctx), c: c}
+		_, err := t.row(tokensVersionQuery, nil, &version)
+		return err
+	})
+	if err != nil {
+		v.closeLocked() // its state is unknown: a new one next time
+		return "", err
+	}
+	return version, nil
+}
+
+func (v *versionConn) close() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.closed = true
+	v.closeLocked()
+}
+
+func (v *versionConn) closeLocked() {
+	if v.conn == nil {
+		return
+	}
+	_ = withDriver(v.conn, &v.d, func(c *dconn) error {
+		c.closeStmts()
+		return nil
+	})
+	v.conn.Close()
+	v.conn, v.d = nil, nil
 }
