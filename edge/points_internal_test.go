@@ -136,14 +136,25 @@ func TestHistoryContactEncodedOnce(t *testing.T) {
 		CreatedAt    int64        `json:"createdAt"`
 		ID           string       `json:"id"`
 	}
+	// The second entry's texts look like the placeholder: they must stay as they are.
+	e2 := &LedgerEntry{ID: "6a0000000000000000000002", Type: EntryRedeem, Score: 5, Status: StatusLive, ItemCode: `"contact":0`,
+		ItemName: `x","contact":0,"`, Org: `\"contact":0`, CreatedAt: time.UnixMilli(1700000000001)}
 	contact, err := json.Marshal(contactView(c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := json.Marshal([]historyItem{historyView(e, contact)})
-	it := historyView(e, nil)
-	want, _ := json.Marshal([]inline{{Type: it.Type, Score: it.Score, Status: it.Status, Product: it.Product, Gift: it.Gift,
-		Contact: contactView(c), Org: it.Org, Code: it.Code, SerialNumber: it.SerialNumber, CreatedAt: it.CreatedAt, ID: it.ID}})
+	page, err := json.Marshal([]historyItem{historyView(e), historyView(e2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := spliceContact(page, contact)
+	var wantItems []inline
+	for _, x := range []*LedgerEntry{e, e2} {
+		it := historyView(x)
+		wantItems = append(wantItems, inline{Type: it.Type, Score: it.Score, Status: it.Status, Product: it.Product, Gift: it.Gift,
+			Contact: contactView(c), Org: it.Org, Code: it.Code, SerialNumber: it.SerialNumber, CreatedAt: it.CreatedAt, ID: it.ID})
+	}
+	want, _ := json.Marshal(wantItems)
 	if string(got) != string(want) {
 		t.Errorf("encoded once:\n%s\nwant\n%s", got, want)
 	}
