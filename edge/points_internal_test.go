@@ -117,13 +117,11 @@ func TestStampBodyFastIsSlow(t *testing.T) {
 
 // TestHistoryContactEncodedOnce: a history item whose contact was encoded
 // beforehand is written byte for byte as one holding the contact itself.
-func TestHistoryContactEncodedOnce(t *testing.T) {
+// appendHistoryPage must write exactly what encoding/json writes for the
+// items with their contact inline, for every kind of text.
+func TestHistoryPageEncoding(t *testing.T) {
 	t.Parallel()
-	c := &Customer{ID: "650000000000000000000007", No: 7, Name: `Ann <&> "A"`, Attrs: map[string]string{AttrLastName: "Lê"},
-		Phones: []Phone{{ID: "p1", Type: "mobile", Number: "+84900000007"}}, Emails: []Email{{ID: "e1", Address: "a&b@example.com"}}}
-	e := &LedgerEntry{ID: "6a0000000000000000000001", Type: EntryAccumulate, Score: 10, Status: StatusLive, ItemCode: "P<1>",
-		Org: "o", Code: "C", Serial: "S", CreatedAt: time.UnixMilli(1700000000000)}
-	type inline struct { // historyItem as it was, with the contact itself
+	type inline struct { // historyItem with the contact itself
 		Type         int          `json:"type"`
 		Score        int64        `json:"score"`
 		Status       int          `json:"status"`
@@ -136,26 +134,35 @@ func TestHistoryContactEncodedOnce(t *testing.T) {
 		CreatedAt    int64        `json:"createdAt"`
 		ID           string       `json:"id"`
 	}
-	// The second entry's texts look like the placeholder: they must stay as they are.
-	e2 := &LedgerEntry{ID: "6a0000000000000000000002", Type: EntryRedeem, Score: 5, Status: StatusLive, ItemCode: `"contact":0`,
-		ItemName: `x","contact":0,"`, Org: `\"contact":0`, CreatedAt: time.UnixMilli(1700000000001)}
+	texts := []string{"", "TIVI01", "Tivi Sony 55\"", "Đầu máy <DVD> & loa", "a\\b", "tab\there\n", "\x00nul",
+		"bad \xff utf-8", "line\u2028sep\u2029", "only\u2028", "emoji 🎁", `"contact":0`, "é"}
+	rng := rand.New(rand.NewPCG(7, 11))
+	pick := func() string { return texts[rng.IntN(len(texts))] }
+	c := &Customer{ID: "650000000000000000000007", No: 7, Name: `Ann <&> "A"`, Attrs: map[string]string{AttrLastName: "Lê"},
+		Phones: []Phone{{ID: "p1", Type: "mobile", Number: "+84900000007"}}, Emails: []Email{{ID: "e1", Address: "a&b@example.com"}}}
 	contact, err := json.Marshal(contactView(c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := json.Marshal([]historyItem{historyView(e), historyView(e2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := spliceContact(page, contact)
-	var wantItems []inline
-	for _, x := range []*LedgerEntry{e, e2} {
-		it := historyView(x)
-		wantItems = append(wantItems, inline{Type: it.Type, Score: it.Score, Status: it.Status, Product: it.Product, Gift: it.Gift,
-			Contact: contactView(c), Org: it.Org, Code: it.Code, SerialNumber: it.SerialNumber, CreatedAt: it.CreatedAt, ID: it.ID})
-	}
-	want, _ := json.Marshal(wantItems)
-	if string(got) != string(want) {
-		t.Errorf("encoded once:\n%s\nwant\n%s", got, want)
+	for round := 0; round < 200; round++ {
+		entries := make([]LedgerEntry, rng.IntN(21))
+		for i := range entries {
+			entries[i] = LedgerEntry{ID: pick(), Type: 1 + rng.IntN(2), Score: rng.Int64N(1e6) - 1000, Status: rng.IntN(2),
+				ItemCode: pick(), ItemName: pick(), ItemID: pick(), ItemScore: rng.Int64N(500), Code: pick(), Serial: pick(),
+				Org: pick(), CreatedAt: time.UnixMilli(rng.Int64N(2e12))}
+		}
+		want := []inline{}
+		for i := range entries {
+			it := historyView(&entries[i])
+			want = append(want, inline{Type: it.Type, Score: it.Score, Status: it.Status, Product: it.Product, Gift: it.Gift,
+				Contact: contactView(c), Org: it.Org, Code: it.Code, SerialNumber: it.SerialNumber, CreatedAt: it.CreatedAt, ID: it.ID})
+		}
+		wantJSON, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendHistoryPage(nil, entries, contact); string(got) != string(wantJSON) {
+			t.Fatalf("round %d:\n%s\nwant\n%s", round, got, wantJSON)
+		}
 	}
 }

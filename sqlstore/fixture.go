@@ -223,7 +223,9 @@ func execTx(ctx context.Context, db *sql.DB, q string) error {
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // CopyDB copies a closed database file (and its WAL, if any) to a new path,
-// for a benchmark that writes to a shared fixture.
+// for a benchmark that writes to a shared fixture. The copy is synced before
+// it returns: otherwise the kernel writes back half a gigabyte of it while
+// the timed requests run, and their fsyncs queue behind it.
 func CopyDB(from, to string) error {
 	for _, suffix := range []string{"", "-wal"} {
 		src, err := os.Open(from + suffix)
@@ -240,6 +242,9 @@ func CopyDB(from, to string) error {
 		}
 		_, err = dst.ReadFrom(src)
 		src.Close()
+		if err == nil {
+			err = dst.Sync()
+		}
 		if cerr := dst.Close(); err == nil {
 			err = cerr
 		}
