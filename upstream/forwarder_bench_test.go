@@ -24,7 +24,7 @@ import (
 //
 //	go test -run '^$' -bench ForwarderDrain -benchtime 1x ./upstream/
 func BenchmarkForwarderDrain(b *testing.B) {
-	for _, c := range []struct{ concurrency, events int }{{1, 200}, {8, 10000}, {32, 10000}} {
+	for _, c := range []struct{ concurrency, events int }{{1, 200}, {8, 10000}, {16, 10000}, {32, 10000}} {
 		b.Run(fmt.Sprintf("concurrency=%d", c.concurrency), func(b *testing.B) {
 			var total time.Duration
 			for range b.N {
