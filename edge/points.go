@@ -238,12 +238,12 @@ func (st pointsStamp) body(body []byte, plannedEntry, entryID, customerID string
 // read (nil when it was not: a returning customer with nothing new costs no
 // write, and no reading beyond its contacts' owners and its name).
 func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Customer, error) {
-	id, err := customerIDByContact(tx, req.contact())
-	if err != nil {
-		return "", nil, err
-	}
-	// A contact the customer already has is one the customer owns; one that
-	// another customer owns is skipped; an unowned one is added.
+	// Each contact's owner is looked up once: the customer is the owner of
+	// the first phone, else of the first email, that has one (as
+	// customerIDByContact finds it); a contact the customer already has is
+	// one it owns; one that another customer owns is skipped; an unowned one
+	// is added.
+	var id string
 	patch := CustomerPatch{ID: req.CustomerID}
 	for _, ph := range req.Phones {
 		owner, err := tx.CustomerIDByPhone(ph.Number)
@@ -252,6 +252,8 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Custo
 		}
 		if owner == "" {
 			patch.Phones = append(patch.Phones, ph)
+		} else if id == "" {
+			id = owner
 		}
 	}
 	for _, em := range req.Emails {
@@ -261,6 +263,8 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Custo
 		}
 		if owner == "" {
 			patch.Emails = append(patch.Emails, em)
+		} else if id == "" {
+			id = owner
 		}
 	}
 	if id == "" {
