@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -154,6 +155,7 @@ func serveFlags(fs *pflag.FlagSet) {
 	fs.Int("upstream-concurrency", 8, "customers forwarded in parallel")
 	fs.Duration("upstream-timeout", time.Second, "timeout of synchronous upstream calls (read-through, unknown codes)")
 	fs.Duration("upstream-max-backoff", 30*time.Second, "cap of the retry backoff")
+	fs.Duration("outbox-keep", 30*24*time.Hour, "how long writes the central accepted stay listed in the outbox (0: forever)")
 	fs.String("log-format", "text", "log format: text or json")
 	fs.String("tls-cert", "", "TLS certificate file (with --tls-key): serve HTTPS")
 	fs.String("tls-key", "", "TLS key file")
@@ -247,17 +249,19 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 		scheme = "https"
 		srv.TLSConfig = tlsConfig
 	}
-	fwdCtx, stopForwarder := context.WithCancel(context.Background())
-	fwdDone := make(chan struct{})
+	// The forwarder and the outbox retention run until shutdown, and are
+	// waited for before the database closes.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	var background sync.WaitGroup
 	if client != nil {
-		go func() {
-			defer close(fwdDone)
+		background.Go(func() {
 			upstream.NewForwarder(client, svc, upstream.ForwarderOptions{Logger: log, OnResult: func(result string) {
 				api.Metrics().Forwarded.WithLabelValues(result).Inc()
-			}}).Run(fwdCtx)
-		}()
-	} else {
-		close(fwdDone)
+			}}).Run(bgCtx)
+		})
+	}
+	if keep, _ := fs.GetDuration("outbox-keep"); keep > 0 {
+		background.Go(func() { svc.RunRetention(bgCtx, keep, time.Hour, log) })
 	}
 	serveErr := make(chan error, 1)
 	go func() {
@@ -275,8 +279,8 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	for done := false; !done; {
 		select {
 		case err := <-serveErr:
-			stopForwarder()
-			<-fwdDone
+			stopBackground()
+			background.Wait()
 			return fmt.Errorf("serve: %w", err)
 		case damaged = <-checked:
 			checked, done = nil, damaged != nil
@@ -291,8 +295,8 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	stopForwarder()
-	<-fwdDone
+	stopBackground()
+	background.Wait()
 	if cerr := db.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -309,7 +313,7 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 // serveGC collects garbage less often than Go's default (GOGC=100) unless
 // GOGC is set: a serving edge's live heap is a few MiB, and each request's
 // garbage is short-lived, so a collection every few MiB of allocation costs
-// more CPU per request (about a sixth, see docs/readme-performance.md) than
+// more CPU per request (about a sixth, see the README's Performance) than
 // the memory it saves.
 func serveGC() {
 	if _, set := os.LookupEnv("GOGC"); !set {

@@ -263,7 +263,7 @@ func TestBinaryFoundationEndToEnd(t *testing.T) {
 		t.Fatalf("after restart: %d %s", st, body)
 	}
 	p2.Stop()
-	if v := runCLI(t, dir, "migrate", "version"); !strings.Contains(v, "schema version 2") {
+	if v := runCLI(t, dir, "migrate", "version"); !strings.Contains(v, "schema version 3") {
 		t.Errorf("migrate version: %q", v)
 	}
 }

@@ -85,10 +85,11 @@ func mustCall(t testing.TB, want int, method, url, token, body string, headers .
 }
 
 type syncJSON struct {
-	Online    bool    `json:"online"`
-	Pending   int64   `json:"pending"`
-	Dead      int64   `json:"dead"`
-	LastError *string `json:"last_error"`
+	Online        bool    `json:"online"`
+	Pending       int64   `json:"pending"`
+	Dead          int64   `json:"dead"`
+	LastSuccessAt *int64  `json:"last_success_at"`
+	LastError     *string `json:"last_error"`
 }
 
 func syncStatus(t testing.TB, p *process) syncJSON {
@@ -439,5 +440,46 @@ func TestE2ETwoEdgesOneHub(t *testing.T) {
 	hub2.Stop()
 	for _, e := range edges {
 		e.Stop()
+	}
+}
+
+// TestE2EOutboxKeep: the time of the last delivery survives a restart (it is
+// read from the outbox), and `--outbox-keep` deletes delivered writes once
+// they are older than it, at start.
+func TestE2EOutboxKeep(t *testing.T) {
+	t.Parallel()
+	fake := startFake(t, "--token", "central-secret")
+	dir := t.TempDir()
+	args := []string{"--upstream", fake, "--upstream-token", "central-secret"}
+	p := startServe(t, dir, args...)
+	mustCall(t, 200, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token, `{"phone":"0912000001","name":"A"}`)
+	delivered := waitSync(t, p, "the member delivered", func(s syncJSON) bool { return s.Pending == 0 && s.LastSuccessAt != nil })
+	p.Stop()
+
+	p2 := startServe(t, dir, args...)
+	p2.Token = p.Token
+	if s := syncStatus(t, p2); s.LastSuccessAt == nil || *s.LastSuccessAt != *delivered.LastSuccessAt {
+		t.Errorf("after a restart: last_success_at %v, want %d (the delivery before it)", s.LastSuccessAt, *delivered.LastSuccessAt)
+	}
+	if evs := outbox(t, p2); len(evs) != 1 || evs[0].State != "delivered" {
+		t.Errorf("outbox after a restart with the default keep: %+v, want the one delivered write", evs)
+	}
+	p2.Stop()
+
+	time.Sleep(10 * time.Millisecond)
+	p3 := startServe(t, dir, append(args, "--outbox-keep", "5ms")...)
+	p3.Token = p.Token
+	deadline := time.Now().Add(10 * time.Second)
+	for len(outbox(t, p3)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("--outbox-keep 5ms: the delivered write is still listed\n%s", p3.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := syncStatus(t, p3); s.LastSuccessAt != nil || s.Pending != 0 {
+		t.Errorf("after the delivered write was pruned: %+v, want no last_success_at and nothing pending", s)
+	}
+	if !strings.Contains(p3.Stderr(), "outbox retention") {
+		t.Errorf("no retention line in the log:\n%s", p3.Stderr())
 	}
 }

@@ -67,6 +67,7 @@ type SyncCounts struct {
 	Pending       int64
 	Dead          int64
 	OldestPending time.Time // zero when none
+	LastDelivered time.Time // when the central last accepted an event still kept; zero when none
 }
 
 // stampBody sets top-level (and one nested) fields of a JSON object body, so a

@@ -73,6 +73,9 @@ type Tx interface {
 	ExpediteEvents(now time.Time) (int64, error) // pending events that failed to reach the upstream become due now
 	Events(f OutboxFilter) ([]Event, error)
 	SyncCounts() (SyncCounts, error)
+	// PruneDelivered deletes up to limit delivered events delivered before
+	// before, oldest first; pending and dead events are never deleted.
+	PruneDelivered(before time.Time, limit int) (int64, error)
 
 	// Idempotency keys of writes received from downstream edges.
 	ClaimIdempotencyKey(key string, at time.Time) (bool, error)

@@ -22,7 +22,7 @@ func (s *Service) Sync(ctx context.Context) (SyncStatus, error) {
 	var st SyncStatus
 	err := s.store.Read(ctx, func(tx Tx) error {
 		c, err := tx.SyncCounts()
-		st.Pending, st.Dead, st.OldestPending = c.Pending, c.Dead, c.OldestPending
+		st.Pending, st.Dead, st.OldestPending, st.LastSuccess = c.Pending, c.Dead, c.OldestPending, c.LastDelivered
 		return err
 	})
 	if err != nil {
@@ -30,7 +30,12 @@ func (s *Service) Sync(ctx context.Context) (SyncStatus, error) {
 	}
 	if s.upstream != nil {
 		u := s.upstream.Status()
-		st.Upstream, st.Online, st.LastSuccess, st.LastError = true, u.Online, u.LastSuccess, u.LastError
+		st.Upstream, st.Online, st.LastError = true, u.Online, u.LastError
+		// The client knows this run's successes (read-through too); the
+		// outbox remembers deliveries across restarts.
+		if u.LastSuccess.After(st.LastSuccess) {
+			st.LastSuccess = u.LastSuccess
+		}
 	}
 	return st, nil
 }

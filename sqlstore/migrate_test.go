@@ -117,8 +117,11 @@ func TestMigration2UpgradesAndDowngrades(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if v, _, err := Migrate(path, "down"); err != nil || v != 2 {
+		t.Fatalf("migrate down (3 to 2): version %d, %v", v, err)
+	}
 	if v, _, err := Migrate(path, "down"); err != nil || v != 1 {
-		t.Fatalf("migrate down: version %d, %v", v, err)
+		t.Fatalf("migrate down (2 to 1): version %d, %v", v, err)
 	}
 	raw, err = sql.Open("sqlite", dsn(path))
 	if err != nil {
@@ -130,7 +133,7 @@ func TestMigration2UpgradesAndDowngrades(t *testing.T) {
 		OR name = 'ledger_locations'`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("after migrate down: %d of ledger_history, ledger_pos (and no ledger_locations), %v", n, err)
 	}
-	if v, _, err := Migrate(path, "up"); err != nil || v != 2 {
+	if v, _, err := Migrate(path, "up"); err != nil || v != 3 {
 		t.Errorf("migrate up again: version %d, %v", v, err)
 	}
 }

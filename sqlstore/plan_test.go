@@ -100,6 +100,8 @@ func TestQueryPlans(t *testing.T) {
 		query{"product", productQuery, []any{"P"}, "sqlite_autoindex_products_1"},
 		query{"gift", giftQuery, []any{"G"}, "sqlite_autoindex_gifts_1"},
 		query{"balance", balanceQuery, []any{cust}, "PRIMARY KEY"},
+		query{"last delivered", lastDeliveredQuery, nil, "outbox_delivered"},
+		query{"prune delivered", pruneQuery, []any{int64(1000), 1000}, "outbox_delivered"},
 	)
 	for _, stats := range []string{"without statistics", "after ANALYZE"} {
 		if stats == "after ANALYZE" {
