@@ -1,11 +1,6 @@
 package edge
 
-import (
-	"encoding/json"
-	"strconv"
-	"strings"
-	"unicode/utf8"
-)
+import "strconv"
 
 // A history page is the answer a till asks for most after a member lookup,
 // and encoding/json spent a third of its CPU on it: reflection over 20 items,
@@ -26,8 +21,8 @@ func appendHistoryPage(dst []byte, entries []LedgerEntry, contact []byte) []byte
 	return append(dst, ']')
 }
 
-// appendHistoryItem is json.Marshal(historyView(e)) with contact as its
-// contact: keep the two in step (historyItem's field order and omitempty).
+// appendHistoryItem is e as the seed's item (historyItem: keep its field
+// order and omitempty), with contact as its contact.
 func appendHistoryItem(dst []byte, e *LedgerEntry, contact []byte) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = strconv.AppendInt(dst, int64(e.Type), 10)
@@ -73,31 +68,4 @@ func appendHistoryItem(dst []byte, e *LedgerEntry, contact []byte) []byte {
 	dst = append(dst, `,"id":`...)
 	dst = appendJSONString(dst, e.ID)
 	return append(dst, '}')
-}
-
-// appendJSONString appends s as encoding/json encodes a string. Text that
-// needs no escaping (every code, id and nearly every name) is copied as it
-// is; anything else goes through encoding/json itself.
-func appendJSONString(dst []byte, s string) []byte {
-	wide := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return appendMarshalled(dst, s)
-		case c >= utf8.RuneSelf:
-			wide = true
-		}
-	}
-	// encoding/json also rewrites invalid UTF-8 and escapes U+2028/U+2029.
-	if wide && (!utf8.ValidString(s) || strings.ContainsRune(s, '\u2028') || strings.ContainsRune(s, '\u2029')) {
-		return appendMarshalled(dst, s)
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
-func appendMarshalled(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always encodes
-	return append(dst, b...)
 }

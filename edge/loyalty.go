@@ -296,7 +296,7 @@ type historyItem struct {
 	Status       int             `json:"status"`
 	Product      *productJSON    `json:"product,omitempty"`
 	Gift         *giftJSON       `json:"gift,omitempty"`
-	Contact      json.RawMessage `json:"contact"` // whatever a central CRM sends: DecodeHistory does not read it
+	Contact      json.RawMessage `json:"contact"` // DecodeHistory does not read a central's
 	Org          string          `json:"org"`
 	Code         string          `json:"code,omitempty"`
 	SerialNumber string          `json:"serialNumber,omitempty"`
@@ -342,19 +342,6 @@ func contactView(c *Customer) *contactJSON {
 		v.Emails = append(v.Emails, contactEntryJSON{Type: e.Type, ID: e.ID, Value: e.Address})
 	}
 	return v
-}
-
-// historyView is the item appendHistoryItem writes, but its contact.
-func historyView(e *LedgerEntry) historyItem {
-	it := historyItem{Type: e.Type, Score: e.Score, Status: e.Status, Org: e.Org,
-		CreatedAt: e.CreatedAt.UnixMilli(), ID: e.ID}
-	if e.Type == EntryAccumulate {
-		it.Product = &productJSON{Code: e.ItemCode, Name: e.ItemName, ID: e.ItemID}
-		it.Code, it.SerialNumber = e.Code, e.Serial
-	} else {
-		it.Gift = &giftJSON{Code: e.ItemCode, Name: e.ItemName, Score: e.ItemScore, ID: e.ItemID}
-	}
-	return it
 }
 
 // DecodeHistory reads a central CRM's /history-point answer into ledger

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // stampFast is stampBody without reflection: the body's members are split by
@@ -22,7 +23,7 @@ func stampFast(body []byte, fields map[string]any, nested string, nestedFields m
 		if !isStr {
 			return nil, false
 		}
-		top = append(top, member{key: k, val: quote(s)})
+		top = append(top, member{key: k, val: appendJSONString(nil, s)})
 	}
 	var in []member
 	for k, v := range nestedFields {
@@ -30,7 +31,7 @@ func stampFast(body []byte, fields map[string]any, nested string, nestedFields m
 		if !isStr {
 			return nil, false
 		}
-		in = append(in, member{key: k, val: quote(s)})
+		in = append(in, member{key: k, val: appendJSONString(nil, s)})
 	}
 	if !json.Valid(body) {
 		return body, true // json.Unmarshal fails: unchanged
@@ -59,20 +60,6 @@ func stampFast(body []byte, fields map[string]any, nested string, nestedFields m
 type member struct {
 	key string // decoded
 	val []byte // raw
-}
-
-// quote is json.Marshal(s).
-func quote(s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return b
-		}
-	}
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // set replaces key's value, or adds the key.
@@ -198,7 +185,7 @@ func encodeMembers(dst []byte, ms []member) []byte {
 }
 
 func appendKey(dst []byte, k string) []byte {
-	return append(dst, quote(k)...)
+	return appendJSONString(dst, k)
 }
 
 // appendCompact is what encoding/json does to a RawMessage it marshals:
@@ -232,4 +219,31 @@ func appendCompact(dst, raw []byte) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// appendJSONString appends s as encoding/json encodes a string. Text that
+// needs no escaping (every code, id and nearly every name) is copied as it
+// is; anything else goes through encoding/json itself.
+func appendJSONString(dst []byte, s string) []byte {
+	wide := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return appendMarshalled(dst, s)
+		case c >= utf8.RuneSelf:
+			wide = true
+		}
+	}
+	// encoding/json also rewrites invalid UTF-8 and escapes U+2028/U+2029.
+	if wide && (!utf8.ValidString(s) || strings.ContainsRune(s, '\u2028') || strings.ContainsRune(s, '\u2029')) {
+		return appendMarshalled(dst, s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+func appendMarshalled(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always encodes
+	return append(dst, b...)
 }
