@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,7 +19,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -64,27 +62,6 @@ func runCLIFail(t testing.TB, dir string, args ...string) string {
 		t.Errorf("crmedge %v said it was serving:\n%s", args, stdout.String())
 	}
 	return stderr.String()
-}
-
-// tryRequest is request without failing the test: for traffic that may meet
-// a killed server.
-func tryHTTP(client *http.Client, method, url, token, body string) (int, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }
 
 func fileSHA256(t testing.TB, path string) [32]byte {
@@ -234,20 +211,20 @@ func TestServeTLS(t *testing.T) {
 		t.Fatalf("serving on %s, want https", p.URL)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	st, body, err := tryHTTP(client, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token, `{"phone":"0945350398","name":"TLS"}`)
+	st, body, _, err := tryHTTP(client, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token, `{"phone":"0945350398","name":"TLS"}`)
 	if err != nil || st != 200 {
 		t.Fatalf("member over HTTPS: %d %s %v", st, body, err)
 	}
-	if st, body, err = tryHTTP(client, "GET", p.URL+"/balance?phone=0945350398", p.Token, ""); err != nil || st != 200 {
+	if st, body, _, err = tryHTTP(client, "GET", p.URL+"/balance?phone=0945350398", p.Token, ""); err != nil || st != 200 {
 		t.Fatalf("balance over HTTPS: %d %s %v", st, body, err)
 	}
 	// Plain HTTP to the TLS port gets nothing useful.
-	if st, body, err = tryHTTP(http.DefaultClient, "GET", "http://"+strings.TrimPrefix(p.URL, "https://")+"/balance?phone=0945350398", p.Token, ""); err == nil && st == 200 {
+	if st, body, _, err = tryHTTP(http.DefaultClient, "GET", "http://"+strings.TrimPrefix(p.URL, "https://")+"/balance?phone=0945350398", p.Token, ""); err == nil && st == 200 {
 		t.Errorf("plain HTTP on the TLS port answered 200: %s", body)
 	}
 	// An old TLS version is refused.
 	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
-	if _, _, err := tryHTTP(old, "GET", p.URL+"/healthz", "", ""); err == nil {
+	if _, _, _, err := tryHTTP(old, "GET", p.URL+"/healthz", "", ""); err == nil {
 		t.Errorf("TLS 1.1 was accepted")
 	}
 	p.Stop()
@@ -278,7 +255,7 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 					return
 				default:
 				}
-				st, _, err := tryHTTP(http.DefaultClient, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token,
+				st, _, _, err := tryHTTP(http.DefaultClient, "POST", p.URL+"/customers_location?pos_id=shop1", p.Token,
 					fmt.Sprintf(`{"phone":"0913%d%05d","name":"During"}`, w, i))
 				if err == nil && st == 200 {
 					acked.Add(1)
@@ -374,7 +351,7 @@ func TestMixedScenarioKill9(t *testing.T) {
 	base := p.URL
 	must := func(token, method, path, body string, want int) string {
 		t.Helper()
-		st, b, err := tryHTTP(http.DefaultClient, method, base+path, token, body)
+		st, b, _, err := tryHTTP(http.DefaultClient, method, base+path, token, body)
 		if err != nil || st != want {
 			t.Fatalf("%s %s: %d %v, want %d; %s", method, path, st, err, want, b)
 		}
@@ -435,7 +412,7 @@ func TestMixedScenarioKill9(t *testing.T) {
 				}
 				phone := fmt.Sprintf("09130%05d", i)
 				attempted.Add(1)
-				st, b, err := tryHTTP(http.DefaultClient, "POST", p.URL+"/accumulate", till,
+				st, b, _, err := tryHTTP(http.DefaultClient, "POST", p.URL+"/accumulate", till,
 					fmt.Sprintf(`{"code":"C%04d","data":{"name":"Kill %d","phones":[{"value":"%s"}]}}`, i, i, phone))
 				if err != nil {
 					return // the server is gone
@@ -498,7 +475,7 @@ func TestMixedScenarioKill9(t *testing.T) {
 			t.Errorf("member %d balance after restart: %s", i, b)
 		}
 	}
-	st, metrics, err := tryHTTP(http.DefaultClient, "GET", p2.URL+"/metrics", "", "")
+	st, metrics, _, err := tryHTTP(http.DefaultClient, "GET", p2.URL+"/metrics", "", "")
 	if err != nil || st != 200 {
 		t.Fatalf("metrics: %d %v", st, err)
 	}

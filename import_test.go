@@ -3,25 +3,10 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// importFails runs `crmedge import` expecting it to fail, and returns stderr.
-func importFails(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(crmedgeBinary(t), append([]string{"import"}, args...)...)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err == nil {
-		t.Fatalf("crmedge import %v succeeded: %s", args, out)
-	}
-	return stderr.String()
-}
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
@@ -53,17 +38,17 @@ func TestBinaryLoyaltyWalkthrough(t *testing.T) {
 	if out := runCLI(t, dir, "import", "gifts", "gifts.json"); !strings.HasPrefix(out, "imported 1 gifts in ") {
 		t.Fatalf("import gifts: %q", out)
 	}
-	if msg := importFails(t, dir, "codes", "bad.csv"); !strings.Contains(msg, "bad.csv: line 4:") || !strings.Contains(msg, "RADIO01") ||
+	if msg := runCLIFail(t, dir, "import", "codes", "bad.csv"); !strings.Contains(msg, "bad.csv: line 4:") || !strings.Contains(msg, "RADIO01") ||
 		!strings.Contains(msg, "nothing imported") {
 		t.Errorf("bad codes: %q", msg)
 	}
-	if msg := importFails(t, dir, "products", "bad.json"); !strings.Contains(msg, "item 2 (line 3)") {
+	if msg := runCLIFail(t, dir, "import", "products", "bad.json"); !strings.Contains(msg, "item 2 (line 3)") {
 		t.Errorf("bad products: %q", msg)
 	}
-	if msg := importFails(t, dir, "toys", "bad.json"); !strings.Contains(msg, "products, codes or gifts") {
+	if msg := runCLIFail(t, dir, "import", "toys", "bad.json"); !strings.Contains(msg, "products, codes or gifts") {
 		t.Errorf("bad kind: %q", msg)
 	}
-	if msg := importFails(t, dir, "codes", "missing.csv"); !strings.Contains(msg, "missing.csv") {
+	if msg := runCLIFail(t, dir, "import", "codes", "missing.csv"); !strings.Contains(msg, "missing.csv") {
 		t.Errorf("missing file: %q", msg)
 	}
 

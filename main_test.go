@@ -169,22 +169,44 @@ func (p *process) Kill() {
 // request sends one HTTP request with a bearer token and returns status and body.
 func request(t testing.TB, method, url, token, body string) (int, string) {
 	t.Helper()
+	st, b, _ := call(t, method, url, token, body)
+	return st, b
+}
+
+// call is request with optional headers (name, value, ...), returning the
+// answer's headers too.
+func call(t testing.TB, method, url, token, body string, headers ...string) (int, string, http.Header) {
+	t.Helper()
+	st, b, h, err := tryHTTP(http.DefaultClient, method, url, token, body, headers...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return st, b, h
+}
+
+// tryHTTP is call without failing the test: for traffic that may meet a
+// killed server.
+func tryHTTP(client *http.Client, method, url, token, body string, headers ...string) (int, string, http.Header, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, "", nil, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header, err
 }
 
 // runCLI runs a crmedge subcommand to completion and returns its stdout.

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -48,31 +47,6 @@ func startFake(t testing.TB, args ...string) string {
 		t.Fatalf("fakecrm first line %q: %v", line, err)
 	}
 	return m[1]
-}
-
-// call sends one request with optional headers (name, value, ...).
-func call(t testing.TB, method, url, token, body string, headers ...string) (int, string, http.Header) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
 }
 
 func mustCall(t testing.TB, want int, method, url, token, body string, headers ...string) string {
@@ -291,21 +265,17 @@ func TestE2ECrashUnderLoad(t *testing.T) {
 				if i%2 == 1 {
 					path, body = "/accumulate", accumulateJSON(fmt.Sprintf("K%d", n), e2ePhone(n-1))
 				}
-				req, _ := http.NewRequest("POST", p.URL+path, strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+p.Token)
-				resp, err := client.Do(req)
+				st, b, _, err := tryHTTP(client, "POST", p.URL+path, p.Token, body)
 				if err != nil {
 					return // the edge was killed
 				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
+				if st != 200 {
 					continue
 				}
 				var a struct {
 					ID string `json:"id"`
 				}
-				_ = json.Unmarshal(b, &a)
+				_ = json.Unmarshal([]byte(b), &a)
 				mu.Lock()
 				if i%2 == 1 {
 					got = append(got, answered{entry: a.ID})

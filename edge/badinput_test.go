@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -635,7 +636,7 @@ func TestBadInputEveryEndpoint(t *testing.T) {
 					} else if c.check != nil {
 						c.check(t, h, b)
 					}
-					wrote = wrote || !equalCounts(before, tableCounts(t, h))
+					wrote = wrote || !maps.Equal(before, tableCounts(t, h))
 					continue
 				}
 				want := c.status
@@ -670,16 +671,4 @@ func okLast(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func equalCounts(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

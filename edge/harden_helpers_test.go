@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -52,7 +52,7 @@ func tableCounts(t testing.TB, h *harness) map[string]int64 {
 // sameCounts fails the test when a table's row count changed.
 func sameCounts(t testing.TB, before, after map[string]int64) {
 	t.Helper()
-	if !reflect.DeepEqual(before, after) {
+	if !maps.Equal(before, after) {
 		for k, v := range after {
 			if before[k] != v {
 				t.Errorf("half-written: table %s went from %d to %d rows", k, before[k], v)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -276,23 +275,10 @@ func TestAccumulatePassThrough(t *testing.T) {
 	}
 }
 
-// doH is h.do that also returns the answer's headers.
+// doH is h.do as the admin that also returns the answer's headers.
 func doH(t *testing.T, h *harness, method, url, body string, headers ...string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, h.srv.URL+url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+h.tokens["admin"])
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := h.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := rawDo(t, h, method, url, "admin", body, headers...)
 	return resp.StatusCode, string(b), resp.Header
 }
 
