@@ -306,12 +306,12 @@ func (f *Forwarder) deliver(ctx context.Context, ev edge.Event) time.Time {
 // before this failure: BaseBackoff doubled per attempt, capped at MaxBackoff,
 // then drawn between half of that and all of it.
 func (f *Forwarder) backoff(attempts int) time.Duration {
-	return Backoff(attempts, f.opts.BaseBackoff, f.c.opts.MaxBackoff, f.opts.Rand())
+	return backoffDelay(attempts, f.opts.BaseBackoff, f.c.opts.MaxBackoff, f.opts.Rand())
 }
 
-// Backoff computes base·2^attempts capped at maxDelay, scaled into
+// backoffDelay computes base·2^attempts capped at maxDelay, scaled into
 // [d/2, d] by r in [0, 1).
-func Backoff(attempts int, base, maxDelay time.Duration, r float64) time.Duration {
+func backoffDelay(attempts int, base, maxDelay time.Duration, r float64) time.Duration {
 	d := maxDelay
 	if attempts < 30 {
 		if b := base << attempts; b > 0 && b < maxDelay {

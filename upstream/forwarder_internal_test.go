@@ -58,3 +58,29 @@ func TestNewRejectsBadURLs(t *testing.T) {
 		t.Errorf("New with a prefix: %v %q", err, c.base)
 	}
 }
+
+func TestBackoffDelay(t *testing.T) {
+	t.Parallel()
+	base, capd := time.Second, 30*time.Second
+	for _, c := range []struct {
+		attempts int
+		r        float64
+		want     time.Duration
+	}{
+		{0, 0, 500 * time.Millisecond}, // the first retry is within 1 s
+		{0, 0.999999, time.Second - time.Microsecond},
+		{1, 0, time.Second},
+		{4, 0, 8 * time.Second},
+		{5, 0, 15 * time.Second}, // 32 s is over the cap: [15 s, 30 s)
+		{5, 0.5, 22500 * time.Millisecond},
+		{200, 0, 15 * time.Second}, // no overflow, however long the line is down
+	} {
+		got := backoffDelay(c.attempts, base, capd, c.r)
+		if got < c.want-time.Millisecond || got > c.want+time.Millisecond {
+			t.Errorf("backoffDelay(%d, r=%v) = %s, want %s", c.attempts, c.r, got, c.want)
+		}
+		if got > capd {
+			t.Errorf("backoffDelay(%d) = %s is over the cap", c.attempts, got)
+		}
+	}
+}

@@ -16,32 +16,6 @@ import (
 	"crmedge/upstream"
 )
 
-func TestBackoff(t *testing.T) {
-	t.Parallel()
-	base, capd := time.Second, 30*time.Second
-	for _, c := range []struct {
-		attempts int
-		r        float64
-		want     time.Duration
-	}{
-		{0, 0, 500 * time.Millisecond}, // the first retry is within 1 s
-		{0, 0.999999, time.Second - time.Microsecond},
-		{1, 0, time.Second},
-		{4, 0, 8 * time.Second},
-		{5, 0, 15 * time.Second}, // 32 s is over the cap: [15 s, 30 s)
-		{5, 0.5, 22500 * time.Millisecond},
-		{200, 0, 15 * time.Second}, // no overflow, however long the line is down
-	} {
-		got := upstream.Backoff(c.attempts, base, capd, c.r)
-		if got < c.want-time.Millisecond || got > c.want+time.Millisecond {
-			t.Errorf("Backoff(%d, r=%v) = %s, want %s", c.attempts, c.r, got, c.want)
-		}
-		if got > capd {
-			t.Errorf("Backoff(%d) = %s is over the cap", c.attempts, got)
-		}
-	}
-}
-
 // queueMembers writes, for each of n customers, a create and `updates` name
 // changes through the member dialect: n streams of 1+updates events.
 func queueMembers(r *rig, n, updates int) {
