@@ -341,7 +341,9 @@ func runMigrate(_ context.Context, fs *pflag.FlagSet, args []string, out io.Writ
 
 func tokenFlags(fs *pflag.FlagSet) {
 	fs.String("name", "", "token name (create, revoke)")
-	fs.StringSlice("pos", nil, "create: limit the token to this pos_id (repeatable)")
+	// An array, not a slice: each --pos is one pos_id as given (a slice would
+	// split it at commas and refuse quotes).
+	fs.StringArray("pos", nil, "create: limit the token to this pos_id (repeatable)")
 	fs.Bool("admin", false, "create: allow /admin/* endpoints")
 }
 
@@ -357,7 +359,7 @@ func runToken(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Writ
 	svc := edge.NewService(edge.Config{Store: db})
 	switch args[0] {
 	case "create":
-		pos, _ := fs.GetStringSlice("pos")
+		pos, _ := fs.GetStringArray("pos")
 		admin, _ := fs.GetBool("admin")
 		secret, err := svc.CreateToken(ctx, str(fs, "name"), pos, admin)
 		if err != nil {

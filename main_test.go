@@ -10,11 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"crmedge/edge"
+	"crmedge/sqlstore"
 )
 
 // The end-to-end tests build the real binary once and run it as a process.
@@ -309,5 +313,32 @@ func TestCLIEnvAndHelp(t *testing.T) {
 	}
 	if err := exec.Command(crmedgeBinary(t), "nosuch").Run(); err == nil {
 		t.Errorf("an unknown command must fail")
+	}
+}
+
+// TestTokenPosRepeatable: each --pos is one pos_id, taken as given (commas
+// and quotes included).
+func TestTokenPosRepeatable(t *testing.T) {
+	dir := t.TempDir()
+	runCLI(t, dir, "token", "create", "--name", "two", "--pos", "shop1", "--pos", "shop2")
+	runCLI(t, dir, "token", "create", "--name", "odd", "--pos", `shop "3",annex`)
+	db, err := sqlstore.Open(context.Background(), filepath.Join(dir, "crmedge.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tokens, err := edge.NewService(edge.Config{Store: db}).Tokens(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"two": {"shop1", "shop2"}, "odd": {`shop "3",annex`}}
+	for _, tok := range tokens {
+		if !slices.Equal(tok.PosIDs, want[tok.Name]) {
+			t.Errorf("token %s: pos %q, want %q", tok.Name, tok.PosIDs, want[tok.Name])
+		}
+		delete(want, tok.Name)
+	}
+	if len(want) > 0 {
+		t.Errorf("tokens missing: %v", want)
 	}
 }
