@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +37,10 @@ import (
 var version = "dev"
 
 type command struct {
+	// args is the synopsis of the positional arguments, which run enforces
+	// (see checkArgs): empty for none; a first word with | lists the accepted
+	// first arguments; a word in [brackets] is optional, one ending in ...
+	// may repeat.
 	name, args, help string
 	run              func(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Writer) error
 	flags            func(fs *pflag.FlagSet)
@@ -70,46 +76,120 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs one command line and returns the exit status: 0 done, 1 the
+// command failed, 2 the command line is wrong (a usage message on stderr).
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
 	}
 	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
+		if c.name == args[0] {
+			return c.execute(args[1:], stdout, stderr)
 		}
-		fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.String("db", "crmedge.db", "the SQLite database file")
-		if c.flags != nil {
-			c.flags(fs)
-		}
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "usage: crmedge %s [flags]\n\n%s\n\nflags (each also from the environment as CRMEDGE_<FLAG>):\n%s",
-				strings.TrimSpace(c.name+" "+c.args), c.help, fs.FlagUsages())
-		}
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, pflag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if err := flagsFromEnv(fs); err != nil {
-			fmt.Fprintln(stderr, "crmedge:", err)
-			return 2
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := c.run(ctx, fs, fs.Args(), stdout); err != nil {
-			fmt.Fprintln(stderr, "crmedge "+c.name+":", err)
-			return 1
-		}
-		return 0
 	}
 	fmt.Fprintf(stderr, "crmedge: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// execute runs c with its command line (after the command's name) and
+// returns the exit status.
+func (c command) execute(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("db", "crmedge.db", "the SQLite database file")
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s\n\n%s\n\nflags (each also from the environment as CRMEDGE_<FLAG>):\n%s",
+			c.synopsis(), c.help, fs.FlagUsages())
+	}
+	err := c.parse(fs, args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err = c.run(ctx, fs, fs.Args(), stdout)
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "crmedge %s: %s\nusage: %s   (crmedge %s --help for more)\n", c.name, ue.msg, c.synopsis(), c.name)
+		return 2
+	}
+	fmt.Fprintln(stderr, "crmedge "+c.name+":", err)
+	return 1
+}
+
+// parse reads the flags, from args and then the environment, and checks the
+// positional arguments.
+func (c command) parse(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()} // pflag prints nothing itself when it continues on error
+	}
+	if err := flagsFromEnv(fs); err != nil {
+		return usageError{err.Error()}
+	}
+	return c.checkArgs(fs.Args())
+}
+
+// usageError is a command line a command cannot run: a flag pflag rejects, a
+// missing, unknown or extra argument, or flags a command refuses together.
+// execute reports it with the command's usage, exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+func (c command) synopsis() string {
+	return "crmedge " + strings.TrimSpace(c.name+" "+c.args) + " [flags]"
+}
+
+// checkArgs holds the positional arguments to c.args, so that no command
+// ignores an argument (`crmedge check other.db` would check crmedge.db).
+func (c command) checkArgs(args []string) error {
+	words := strings.Fields(c.args)
+	if len(words) == 0 {
+		if len(args) > 0 {
+			return usageErrorf("takes no arguments, got %q", strings.Join(args, " "))
+		}
+		return nil
+	}
+	required, most := 0, len(words)
+	for _, w := range words {
+		if !strings.HasPrefix(w, "[") {
+			required++
+		}
+		if strings.HasSuffix(w, "...") {
+			most = math.MaxInt
+		}
+	}
+	switch {
+	case len(args) < required:
+		return usageErrorf("missing %s", strings.Join(words[len(args):required], " "))
+	case len(args) > most:
+		return usageErrorf("unexpected argument %q", args[most])
+	}
+	if choices := strings.Split(words[0], "|"); len(choices) > 1 && !slices.Contains(choices, args[0]) {
+		return usageErrorf("%q is not one of %s or %s", args[0], strings.Join(choices[:len(choices)-1], ", "), choices[len(choices)-1])
+	}
+	return nil
 }
 
 func usage(w io.Writer) {
@@ -171,11 +251,11 @@ func runServe(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer)
 	case "json":
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	default:
-		return fmt.Errorf("--log-format must be text or json")
+		return usageErrorf("--log-format must be text or json")
 	}
 	cert, key := str(fs, "tls-cert"), str(fs, "tls-key")
 	if (cert == "") != (key == "") {
-		return fmt.Errorf("--tls-cert and --tls-key go together")
+		return usageErrorf("--tls-cert and --tls-key go together")
 	}
 	var tlsConfig *tls.Config
 	if cert != "" {
@@ -324,9 +404,6 @@ func serveGC() {
 const serveGCPercent = 400
 
 func runMigrate(_ context.Context, fs *pflag.FlagSet, args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return fmt.Errorf("usage: crmedge migrate up|down|version")
-	}
 	v, dirty, err := sqlstore.Migrate(str(fs, "db"), args[0])
 	if err != nil {
 		return err
@@ -348,8 +425,8 @@ func tokenFlags(fs *pflag.FlagSet) {
 }
 
 func runToken(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return fmt.Errorf("usage: crmedge token create|list|revoke")
+	if args[0] != "list" && str(fs, "name") == "" {
+		return usageErrorf("%s needs --name N", args[0])
 	}
 	db, err := openDB(ctx, fs)
 	if err != nil {
@@ -393,13 +470,10 @@ func runToken(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Writ
 		_, err := fmt.Fprintf(out, "revoked %s\n", str(fs, "name"))
 		return err
 	}
-	return fmt.Errorf("unknown token command %q (create, list, revoke)", args[0])
+	return usageErrorf("unknown token command %q (create, list, revoke)", args[0])
 }
 
 func runImport(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Writer) error {
-	if len(args) != 2 {
-		return fmt.Errorf("usage: crmedge import products|codes|gifts FILE")
-	}
 	f, err := os.Open(args[1])
 	if err != nil {
 		return err
@@ -458,7 +532,7 @@ func isTerminal(f *os.File) bool {
 func runBackup(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer) error {
 	to := str(fs, "to")
 	if to == "" {
-		return fmt.Errorf("--to FILE is required")
+		return usageErrorf("--to FILE is required")
 	}
 	db, err := openDB(ctx, fs)
 	if err != nil {
@@ -475,7 +549,7 @@ func runBackup(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer
 func runRestore(ctx context.Context, fs *pflag.FlagSet, _ []string, out io.Writer) error {
 	from := str(fs, "from")
 	if from == "" {
-		return fmt.Errorf("--from FILE is required")
+		return usageErrorf("--from FILE is required")
 	}
 	kept, err := sqlstore.Restore(ctx, from, str(fs, "db"))
 	if err != nil {

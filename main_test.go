@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -314,6 +315,13 @@ func TestCLIEnvAndHelp(t *testing.T) {
 	if err := exec.Command(crmedgeBinary(t), "nosuch").Run(); err == nil {
 		t.Errorf("an unknown command must fail")
 	}
+	// The binary's exit status is run's (TestCLIUsageErrors has the cases).
+	cmd = exec.Command(crmedgeBinary(t), "check", "other.db")
+	cmd.Dir = dir
+	var ee *exec.ExitError
+	if out, err := cmd.CombinedOutput(); !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "takes no arguments") {
+		t.Errorf("crmedge check other.db: %v %s, want exit status 2", err, out)
+	}
 }
 
 // TestTokenPosRepeatable: each --pos is one pos_id, taken as given (commas
@@ -340,5 +348,73 @@ func TestTokenPosRepeatable(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("tokens missing: %v", want)
+	}
+}
+
+// TestCLIUsageErrors: a command line a command cannot run exits 2 with the
+// reason and the command's usage on stderr, and touches nothing; help exits 0.
+func TestCLIUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		status int
+		stderr []string // fragments of stderr
+	}{
+		{nil, 2, []string{"usage: crmedge <command>", "  check"}},
+		{[]string{"help"}, 0, nil},
+		{[]string{"check", "--help"}, 0, []string{"usage: crmedge check [flags]"}},
+		{[]string{"nosuch"}, 2, []string{`unknown command "nosuch"`, "usage: crmedge <command>"}},
+		{[]string{"check", "other.db"}, 2, []string{`crmedge check: takes no arguments, got "other.db"`, "usage: crmedge check [flags]"}},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "now"}, 2, []string{`crmedge serve: takes no arguments, got "now"`}},
+		{[]string{"backup", "--to", "b.db", "extra", "args"}, 2, []string{`crmedge backup: takes no arguments, got "extra args"`}},
+		{[]string{"restore", "--", "b.db"}, 2, []string{`takes no arguments, got "b.db"`}},
+		{[]string{"version", "2"}, 2, []string{`crmedge version: takes no arguments`}},
+		{[]string{"migrate"}, 2, []string{"crmedge migrate: missing up|down|version", "usage: crmedge migrate up|down|version [flags]"}},
+		{[]string{"migrate", "sideways"}, 2, []string{`"sideways" is not one of up, down or version`}},
+		{[]string{"migrate", "up", "now"}, 2, []string{`unexpected argument "now"`}},
+		{[]string{"token", "rotate"}, 2, []string{`"rotate" is not one of create, list or revoke`}},
+		{[]string{"token", "create"}, 2, []string{"create needs --name N"}},
+		{[]string{"token", "revoke"}, 2, []string{"revoke needs --name N"}},
+		{[]string{"import", "toys", "f.csv"}, 2, []string{"products, codes or gifts"}},
+		{[]string{"import", "codes"}, 2, []string{"crmedge import: missing FILE"}},
+		{[]string{"outbox"}, 2, []string{"missing list|retry"}},
+		{[]string{"outbox", "purge"}, 2, []string{`"purge" is not one of list or retry`}},
+		{[]string{"backup"}, 2, []string{"--to FILE is required", "usage: crmedge backup [flags]"}},
+		{[]string{"restore"}, 2, []string{"--from FILE is required"}},
+		{[]string{"serve", "--log-format", "xml"}, 2, []string{"--log-format must be text or json"}},
+		{[]string{"serve", "--tls-cert", "c.pem"}, 2, []string{"go together"}},
+		{[]string{"serve", "--nosuch"}, 2, []string{"crmedge serve: unknown flag: --nosuch", "usage: crmedge serve [flags]"}},
+		{[]string{"serve", "--addr"}, 2, []string{"flag needs an argument"}},
+	} {
+		dir := t.TempDir()
+		args := c.args
+		if len(args) > 0 && args[0] != "help" && args[0] != "nosuch" {
+			args = slices.Concat(args[:1], []string{"--db", filepath.Join(dir, "crmedge.db")}, args[1:])
+		}
+		var stdout, stderr strings.Builder
+		status := run(args, &stdout, &stderr)
+		if status != c.status {
+			t.Errorf("crmedge %q: exit status %d, want %d\nstderr: %s", c.args, status, c.status, stderr.String())
+		}
+		for _, f := range c.stderr {
+			if !strings.Contains(stderr.String(), f) {
+				t.Errorf("crmedge %q: stderr lacks %q:\n%s", c.args, f, stderr.String())
+			}
+		}
+		if c.status == 2 && stdout.Len() > 0 {
+			t.Errorf("crmedge %q: a usage error wrote to stdout: %s", c.args, stdout.String())
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Errorf("crmedge %q: left %s behind", c.args, entries[0].Name())
+		}
+	}
+	t.Setenv("CRMEDGE_UPSTREAM_CONCURRENCY", "many")
+	var stderr strings.Builder
+	if status := run([]string{"serve", "--db", filepath.Join(t.TempDir(), "crmedge.db")}, io.Discard, &stderr); status != 2 ||
+		!strings.Contains(stderr.String(), "crmedge serve: CRMEDGE_UPSTREAM_CONCURRENCY") {
+		t.Errorf("a bad flag in the environment: exit status %d, %s", status, stderr.String())
+	}
+	var stdout strings.Builder
+	if run([]string{"help"}, &stdout, io.Discard) != 0 || !strings.Contains(stdout.String(), "usage: crmedge <command>") {
+		t.Errorf("crmedge help: want the usage on stdout, got %q", stdout.String())
 	}
 }
