@@ -36,6 +36,14 @@ const maxAnswer = 1 << 20
 // maxHistoryPages bounds a history import (20 entries a page).
 const maxHistoryPages = 500
 
+// historyBudget is how many Options.Timeout a whole history import may take,
+// every page included. A till waits on the import (read-through and the
+// accumulate pass-through run it before answering), so it is bounded like a
+// few synchronous calls, not by maxHistoryPages of them. An import cut short
+// is an error, which the edge takes as "not imported yet": the till is
+// answered without it, and a later call through the central imports it.
+const historyBudget = 3
+
 // Options configure a Client.
 type Options struct {
 	BaseURL string // the central CRM, e.g. https://crm.example.com (a path prefix is kept)
@@ -311,7 +319,8 @@ func (c *Client) FetchMember(ctx context.Context, e164, posID string) (*edge.Cus
 }
 
 // FetchHistory reads the central's ledger for a customer, every page of
-// GET /history-point?phone= (or email= when the contact has no phone).
+// GET /history-point?phone= (or email= when the contact has no phone), within
+// historyBudget × Options.Timeout.
 func (c *Client) FetchHistory(ctx context.Context, ct edge.Contact) ([]edge.LedgerEntry, error) {
 	q := url.Values{}
 	switch {
@@ -322,31 +331,45 @@ func (c *Client) FetchHistory(ctx context.Context, ct edge.Contact) ([]edge.Ledg
 	default:
 		return nil, nil
 	}
+	budget := historyBudget * c.opts.Timeout
+	hctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	var out []edge.LedgerEntry
 	for page := 1; page <= maxHistoryPages; page++ {
 		q.Set("page", fmt.Sprint(page))
-		a, err := c.send(ctx, request{method: http.MethodGet, path: "/history-point", query: q.Encode(),
+		a, err := c.send(hctx, request{method: http.MethodGet, path: "/history-point", query: q.Encode(),
 			timeout: c.opts.Timeout, auth: true, good: is2xx})
 		if err != nil {
+			if ctx.Err() == nil && hctx.Err() != nil {
+				return nil, fmt.Errorf("GET /history-point: not every page within %s (%d read)", budget, page-1)
+			}
 			return nil, err
 		}
 		if !is2xx(a.status) {
 			return nil, fmt.Errorf("GET /history-point: HTTP %d", a.status)
-		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(a.body, &items); err != nil {
-			return nil, fmt.Errorf("GET /history-point: %w", err)
 		}
 		entries, err := edge.DecodeHistory(a.body)
 		if err != nil {
 			return nil, fmt.Errorf("GET /history-point: %w", err)
 		}
 		out = append(out, entries...)
-		if len(items) < edge.HistoryPageSize {
+		if len(entries) < edge.HistoryPageSize && pageItems(a.body) < edge.HistoryPageSize {
 			break
 		}
 	}
 	return out, nil
+}
+
+// pageItems counts a history page's items. DecodeHistory drops the types it
+// does not know, so a page it returns short of HistoryPageSize entries may
+// still be full; only then is the page counted, by a decode that keeps
+// nothing of the items.
+func pageItems(body []byte) int {
+	var items []struct{}
+	if err := json.Unmarshal(body, &items); err != nil {
+		return 0 // not reached: DecodeHistory read the same body
+	}
+	return len(items)
 }
 
 // Accumulate sends an accumulate call straight to the central (a code the
