@@ -333,6 +333,10 @@ func normalizeEmail(s string) (string, bool) {
 
 // idGen mints 24-hex ids shaped like MongoDB ObjectIDs (seconds, 5 random
 // bytes, counter), like the real central's and the edge's.
+//
+// idGen and validID repeat edge.NewIDGenerator and edge.ValidID on purpose:
+// the fake stands for the central and judges the ids the edge sends (a
+// customer's _id), so it does not share the edge's code (nor import edge).
 type idGen struct {
 	now     func() time.Time
 	machine [5]byte
