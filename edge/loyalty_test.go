@@ -644,7 +644,7 @@ func TestLoyaltyConcurrentCodeSpentOnce(t *testing.T) {
 // ledgerSums computes a customer's balance and pending straight from its
 // ledger entries (every page of the history), independently of the cached
 // balances the triggers maintain.
-func ledgerSums(t testing.TB, h *harness, ct edge.Contact) (points, pending int64, n int) {
+func ledgerSums(t testing.TB, h *harness, ct edge.ContactInput) (points, pending int64, n int) {
 	t.Helper()
 	for page := 1; ; page++ {
 		entries, _, err := h.svc.History(context.Background(), edge.HistoryQuery{Contact: ct, Page: page})
@@ -681,7 +681,7 @@ func TestLoyaltyBalanceEqualsLedger(t *testing.T) {
 	ctx := context.Background()
 	seedCatalog(t, h)
 	codes := importCodes(t, h, "TIVI01", "TV", 30)
-	customers := []edge.Contact{{Phones: []string{"+84867123456"}}, {Emails: []string{"b@example.com"}}, {Phones: []string{"+84912345678"}}}
+	customers := []edge.ContactInput{edge.ContactPair("", "+84867123456", ""), edge.ContactPair("", "", "b@example.com"), edge.ContactPair("", "+84912345678", "")}
 	queries := []string{"phone=0867123456", "email=b@example.com", "phone=0912345678"}
 	bodies := []func(code string) string{
 		func(c string) string { return accumulateBody(c, "0867123456", "") },

@@ -143,7 +143,7 @@ func TestPosScopedToken(t *testing.T) {
 	}
 	json.Unmarshal(b, &acc) //nolint:errcheck
 	phone, _ := edge.NormalizePhone(hardPhone)
-	entries, _, err := h.svc.History(context.Background(), edge.HistoryQuery{Contact: edge.Contact{Phones: []string{phone}}, Page: 1})
+	entries, _, err := h.svc.History(context.Background(), edge.HistoryQuery{Contact: edge.ContactPair("", phone, ""), Page: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
