@@ -86,7 +86,7 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request, _ httprouter.
 type memberBody struct {
 	ID                 string  `json:"_id"`
 	Name               *string `json:"name"`
-	Phone              *string `json:"phone"`
+	Phone              string  `json:"phone"`
 	Email              *string `json:"email"`
 	Gender             text    `json:"gender"`
 	RelationshipStatus *string `json:"relationship_status"`
@@ -114,10 +114,7 @@ func decodeMemberWrite(r *http.Request) (MemberWrite, []byte, error) {
 	if err != nil {
 		return in, nil, err
 	}
-	if b.Phone == nil || strings.TrimSpace(*b.Phone) == "" {
-		return in, nil, Invalid("phone", "phone is required")
-	}
-	if in.Phone, err = NormalizePhone(*b.Phone); err != nil {
+	if in.Phone, err = NormalizePhone(b.Phone); err != nil { // "" is "phone is required"
 		return in, nil, err
 	}
 	in.PosID = posID

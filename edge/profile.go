@@ -105,9 +105,6 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 	}
 	if b.Gender != nil {
 		g := strings.ToLower(strings.TrimSpace(*b.Gender))
-		if g != "" && g != GenderMale && g != GenderFemale {
-			return p, Invalid("gender", "gender must be male or female")
-		}
 		p.Gender = &g
 	}
 	if b.Dob != nil {
@@ -150,11 +147,7 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 		p.Attrs[AttrExternalID] = strings.TrimSpace(b.ExternalCustomerID.val)
 	}
 	if b.Score.set {
-		v := strings.TrimSpace(b.Score.val)
-		if v != "" && !isJSONNumber(v) {
-			return p, Invalid("score", "score must be a number")
-		}
-		p.Attrs[AttrScore] = v
+		p.Attrs[AttrScore] = strings.TrimSpace(b.Score.val)
 	}
 	if b.Channels != nil {
 		ch, _ := json.Marshal(*b.Channels)
@@ -369,42 +362,4 @@ func numberOrText(v string) any {
 		return json.Number(v)
 	}
 	return v
-}
-
-// isJSONNumber reports whether v is a number in JSON's grammar:
-// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(v string) bool {
-	i, n := 0, len(v)
-	digits := func() int {
-		start := i
-		for i < n && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-		return i - start
-	}
-	if i < n && v[i] == '-' {
-		i++
-	}
-	switch {
-	case i < n && v[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < n && v[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < n && (v[i] == 'e' || v[i] == 'E') {
-		i++
-		if i < n && (v[i] == '+' || v[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == n
 }
