@@ -397,6 +397,15 @@ func (c *Customer) PrimaryEmail() string {
 	return c.Emails[0].Address
 }
 
+// PrimaryType is the type the member and profile views show as `type_no`
+// (with its scope): the first the customer holds, or nil.
+func (c *Customer) PrimaryType() *TypeRef {
+	if len(c.Types) == 0 {
+		return nil
+	}
+	return &c.Types[0]
+}
+
 // Attr returns a free-text attribute, or "".
 func (c *Customer) Attr(key string) string { return c.Attrs[key] }
 

@@ -277,8 +277,8 @@ func memberView(c *Customer) memberJSON {
 	if c.Birth.HasMonthDay() {
 		v.Birthday = ptr(twoDigits(c.Birth.Month) + "-" + twoDigits(c.Birth.Day))
 	}
-	if len(c.Types) > 0 {
-		v.TypeNo, v.VbotID, v.ProjectCode = &c.Types[0].TypeNo, &c.Types[0].VbotID, &c.Types[0].ProjectCode
+	if t := c.PrimaryType(); t != nil {
+		v.TypeNo, v.VbotID, v.ProjectCode = &t.TypeNo, &t.VbotID, &t.ProjectCode
 	}
 	return v
 }

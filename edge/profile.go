@@ -345,8 +345,8 @@ func profileView(c *Customer, created bool) profileJSON {
 			v.Dob = ptr(fmt.Sprintf("%04d-%02d-%02dT00:00:00.000Z", b.Year, b.Month, b.Day))
 		}
 	}
-	if len(c.Types) > 0 {
-		v.TypeNo, v.VbotID, v.ProjectCode = &c.Types[0].TypeNo, &c.Types[0].VbotID, &c.Types[0].ProjectCode
+	if t := c.PrimaryType(); t != nil {
+		v.TypeNo, v.VbotID, v.ProjectCode = &t.TypeNo, &t.VbotID, &t.ProjectCode
 	}
 	return v
 }
