@@ -761,7 +761,7 @@ func TestLoyaltyBalanceEqualsLedger(t *testing.T) {
 		check(fmt.Sprintf("round %d reject", round))
 	}
 	// Dead letters retried and then accepted: their entries count again.
-	if n, err := h.svc.RetryDead(ctx, ""); err != nil || n != 6 {
+	if n, err := h.svc.RetryAllDead(ctx); err != nil || n != 6 {
 		t.Fatalf("retry dead: %d %v", n, err)
 	}
 	check("retry dead")
