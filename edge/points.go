@@ -296,10 +296,7 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Custo
 	if c == nil {
 		return "", nil, fmt.Errorf("customer %s owns a contact but is missing", id)
 	}
-	if err := s.applyPatch(tx, c, &patch, true); err != nil {
-		return "", nil, err
-	}
-	if err := tx.UpdateCustomer(c); err != nil {
+	if err := s.patchCustomer(tx, c, &patch); err != nil {
 		return "", nil, err
 	}
 	return id, c, nil

@@ -100,9 +100,7 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 		}
 		p.Phones = []Phone{{Number: e164}}
 	}
-	if b.Email != nil && strings.TrimSpace(*b.Email) != "" {
-		p.Emails = []Email{{Address: strings.TrimSpace(*b.Email)}}
-	}
+	p.Emails = emailPatch(b.Email)
 	if b.Gender != nil {
 		g := strings.ToLower(strings.TrimSpace(*b.Gender))
 		p.Gender = &g
@@ -153,9 +151,7 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 		ch, _ := json.Marshal(*b.Channels)
 		p.Attrs[attrChannels] = string(ch)
 	}
-	if no := strings.TrimSpace(b.TypeNo.val); no != "" {
-		p.Type = &TypeSelector{TypeNo: no, VbotID: strings.TrimSpace(b.VbotID.val), ProjectCode: strings.TrimSpace(b.ProjectCode.val)}
-	}
+	p.Type = typeSelector(b.TypeNo, b.VbotID, b.ProjectCode)
 	return p, nil
 }
 
