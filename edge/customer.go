@@ -409,16 +409,6 @@ func (c *Customer) PrimaryType() *TypeRef {
 // Attr returns a free-text attribute, or "".
 func (c *Customer) Attr(key string) string { return c.Attrs[key] }
 
-// TypeIn returns the type the customer holds in a scope, if any.
-func (c *Customer) TypeIn(vbotID, projectCode string) (TypeRef, bool) {
-	for _, t := range c.Types {
-		if t.VbotID == vbotID && t.ProjectCode == projectCode {
-			return t, true
-		}
-	}
-	return TypeRef{}, false
-}
-
 // setType gives the customer t, replacing any type it held in t's scope.
 func (c *Customer) setType(t TypeRef) {
 	for i := range c.Types {

@@ -388,3 +388,46 @@ func TestMetricsExposition(t *testing.T) {
 		find("crmedge_upstream_forward_total", map[string]string{"result": result})
 	}
 }
+
+// readCountingStore counts the read transactions of the store it wraps.
+type readCountingStore struct {
+	edge.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (s *readCountingStore) Read(ctx context.Context, fn func(edge.Tx) error) error {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	return s.Store.Read(ctx, fn)
+}
+
+// TestMetricsOneSyncPerScrape: the three outbox gauges come from one read of
+// the sync status per scrape, not one each.
+func TestMetricsOneSyncPerScrape(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withOfflineUpstream)
+	h.mustDo(200, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+hardPhone+`"}`)
+	store := &readCountingStore{Store: h.db}
+	m := edge.NewMetrics(edge.NewService(edge.Config{Store: store, Upstream: offlineUpstream{}}))
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.reads != 1 {
+		t.Errorf("one scrape read the store %d times, want 1", store.reads)
+	}
+	want := map[string]float64{"crmedge_outbox_pending": 1, "crmedge_outbox_dead": 0, "crmedge_upstream_online": 0}
+	for _, f := range fams {
+		if v, ok := want[f.GetName()]; ok {
+			if got := f.GetMetric()[0].GetGauge().GetValue(); got != v || f.GetType().String() != "GAUGE" {
+				t.Errorf("%s = %v (%s), want gauge %v", f.GetName(), got, f.GetType(), v)
+			}
+			delete(want, f.GetName())
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("gauges missing: %v", want)
+	}
+}
