@@ -69,23 +69,22 @@ func contactValues(items []contactItem) []ContactValue {
 }
 
 // pointsReply is the success answer to accumulate and redeem: the seed's
-// `{"success": 1}` plus what a till wants to print.
+// `{"success": 1}` plus what a till wants to print (SPEC §3's extra fields).
 type pointsReply struct {
-	Success  int      `json:"success"`
-	Score    int64    `json:"score"`
-	Balance  int64    `json:"balance"`
-	Pending  int64    `json:"pending"`
-	ID       string   `json:"id,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Success int    `json:"success"`
+	Score   int64  `json:"score"`
+	Balance int64  `json:"balance"`
+	ID      string `json:"id,omitempty"`
 }
 
-func writePoints(w http.ResponseWriter, res *PointsResult) {
-	var warnings []string
+// writePoints answers an accumulate or redeem. The phones it ignored go to the
+// request log, masked, not to the till.
+func writePoints(w http.ResponseWriter, r *http.Request, res *PointsResult) {
+	info := infoOf(r.Context())
 	for _, p := range res.Ignored {
-		warnings = append(warnings, p.Field+" is not a valid phone number and was ignored")
+		info.warnings = append(info.warnings, p.Field+" is not a valid phone number and was ignored ("+maskPhone(p.Value)+")")
 	}
-	writeJSON(w, http.StatusOK, pointsReply{Success: 1, Score: res.Entry.Score, Balance: res.Balance.Points,
-		Pending: res.Balance.Pending, ID: res.Entry.ID, Warnings: warnings})
+	writeJSON(w, http.StatusOK, pointsReply{Success: 1, Score: res.Entry.Score, Balance: res.Balance.Points, ID: res.Entry.ID})
 }
 
 func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -107,7 +106,7 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 	if err != nil {
 		return err
 	}
-	writePoints(w, res)
+	writePoints(w, r, res)
 	return nil
 }
 
@@ -129,7 +128,7 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if err != nil {
 		return err
 	}
-	writePoints(w, res)
+	writePoints(w, r, res)
 	return nil
 }
 
@@ -138,26 +137,19 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err != nil {
 		return err
 	}
-	bal, c, err := s.svc.Balance(r.Context(), ct)
+	bal, err := s.svc.Balance(r.Context(), ct)
 	if err != nil {
 		return err
 	}
-	out := balanceReply{Success: 1, Balance: bal.Points, Pending: bal.Pending}
-	if c != nil {
-		out.CustomerID, out.ID = &c.No, &c.ID
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, balanceReply{Success: 1, Balance: bal.Points, Pending: bal.Pending})
 	return nil
 }
 
-// balanceReply is SPEC §3's `{"success":1,"balance":N,"pending":M}`, plus the
-// customer it is about (null for an unknown one, whose balance is 0).
+// balanceReply is SPEC §3's `{"success":1,"balance":N,"pending":M}`.
 type balanceReply struct {
-	Success    int     `json:"success"`
-	Balance    int64   `json:"balance"`
-	Pending    int64   `json:"pending"`
-	CustomerID *int64  `json:"customerId"`
-	ID         *string `json:"id"`
+	Success int   `json:"success"`
+	Balance int64 `json:"balance"`
+	Pending int64 `json:"pending"`
 }
 
 // queryContact reads the `phone` and `email` query parameters.

@@ -550,18 +550,17 @@ func (s *Service) checkCustomerVisible(ctx context.Context, tx Tx, customerID st
 	return Errorf(EFORBIDDEN, "This token may not see customers of other locations")
 }
 
-// Balance returns the points of the customer the contact names, and the
-// customer (nil when unknown: an unknown customer has none).
-func (s *Service) Balance(ctx context.Context, in ContactInput) (Balance, *Customer, error) {
+// Balance returns the points of the customer the contact names. An unknown
+// customer has none.
+func (s *Service) Balance(ctx context.Context, in ContactInput) (Balance, error) {
 	phones, emails, _, err := in.read()
 	if err != nil {
-		return Balance{}, nil, err
+		return Balance{}, err
 	}
 	var bal Balance
-	var c *Customer
 	err = s.store.Read(ctx, func(tx Tx) error {
-		var err error
-		if c, err = customerByContact(tx, contactOf(phones, emails)); err != nil || c == nil {
+		c, err := customerByContact(tx, contactOf(phones, emails))
+		if err != nil || c == nil {
 			return err
 		}
 		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {
@@ -571,9 +570,9 @@ func (s *Service) Balance(ctx context.Context, in ContactInput) (Balance, *Custo
 		return err
 	})
 	if err != nil {
-		return Balance{}, nil, fmt.Errorf("balance: %w", err)
+		return Balance{}, fmt.Errorf("balance: %w", err)
 	}
-	return bal, c, nil
+	return bal, nil
 }
 
 // HistoryQuery is a page of a customer's ledger.

@@ -431,3 +431,50 @@ func TestMetricsOneSyncPerScrape(t *testing.T) {
 		t.Errorf("gauges missing: %v", want)
 	}
 }
+
+// TestRequestLogWarnsIgnoredPhones: a phone an accumulate or redeem ignored
+// (it does not parse) is not in the answer but in the request log, at info
+// level, masked to its last three digits.
+func TestRequestLogWarnsIgnoredPhones(t *testing.T) {
+	t.Parallel()
+	var logs lockedLog
+	h := newHarness(t, func(o *harnessOptions) {
+		o.server.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	seedCatalog(t, h)
+	const typo = "0945 350 398 12" // one digit too many
+	body := h.mustDo(200, "POST", "/accumulate", "", `{"code":"TIVInpmx8b98pfg","data":{"phones":[{"value":"`+typo+`"}],"emails":[{"value":"`+hardEmail+`"}]}}`)
+	if strings.Contains(string(body), "warnings") {
+		t.Errorf("the answer holds the warnings: %s", body)
+	}
+	h.mustDo(200, "POST", "/redeem", "", `{"code":"DAUMAY01","data":{"phone":"023232","email":"`+hardEmail+`"}}`)
+	want := map[string]string{
+		"/accumulate": "data.phones[0] is not a valid phone number and was ignored (************812)",
+		"/redeem":     "data.phone is not a valid phone number and was ignored (***232)",
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec struct {
+			Msg      string   `json:"msg"`
+			Level    string   `json:"level"`
+			Route    string   `json:"route"`
+			Warnings []string `json:"warnings"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not JSON: %s", line)
+		}
+		if w, ok := want[rec.Route]; ok && rec.Msg == "request" {
+			if rec.Level != "INFO" || len(rec.Warnings) != 1 || rec.Warnings[0] != w {
+				t.Errorf("%s logged at %s with warnings %q, want %q", rec.Route, rec.Level, rec.Warnings, w)
+			}
+			delete(want, rec.Route)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no request log line for %v:\n%s", want, logs.String())
+	}
+	for _, s := range []string{typo, "094535039812", "945350398", "023232", hardEmail} {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log holds %q:\n%s", s, logs.String())
+		}
+	}
+}
