@@ -628,10 +628,16 @@ func runOutbox(ctx context.Context, fs *pflag.FlagSet, args []string, out io.Wri
 		if len(args) > 1 {
 			id = args[1]
 		}
-		if all, _ := fs.GetBool("all-dead"); !all && id == "" {
+		var n int
+		var err error
+		switch all, _ := fs.GetBool("all-dead"); {
+		case id != "":
+			n, err = 1, svc.RetryDeadEvent(ctx, id)
+		case all:
+			n, err = svc.RetryAllDead(ctx)
+		default:
 			return fmt.Errorf("give an event ID or --all-dead")
 		}
-		n, err := svc.RetryDead(ctx, id)
 		if err != nil {
 			return errors.New(edge.ErrorMessage(err))
 		}

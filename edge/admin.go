@@ -156,10 +156,16 @@ func (s *Server) adminRetry(w http.ResponseWriter, r *http.Request, _ httprouter
 	if _, err := decodeBody(r, &b); err != nil {
 		return err
 	}
-	if b.ID == "" && !b.AllDead {
+	var n int
+	var err error
+	switch {
+	case b.ID != "":
+		n, err = 1, s.svc.RetryDeadEvent(r.Context(), b.ID)
+	case b.AllDead:
+		n, err = s.svc.RetryAllDead(r.Context())
+	default:
 		return Invalid("id", `give "id" of a dead event, or "all_dead": true`)
 	}
-	n, err := s.svc.RetryDead(r.Context(), b.ID)
 	if err != nil {
 		return err
 	}

@@ -134,13 +134,16 @@ type TypeSelector struct {
 
 // Validate checks the parts of a patch that need no stored data.
 func (p *CustomerPatch) Validate() error {
+	if p.Gender != nil && *p.Gender != "" && *p.Gender != GenderMale && *p.Gender != GenderFemale {
+		return Invalid("gender", "gender must be male or female")
+	}
+	if v := p.Attrs[AttrScore]; v != "" && !isJSONNumber(v) {
+		return Invalid("score", "score must be a number")
+	}
 	if p.Name != nil {
 		if err := checkText("name", *p.Name); err != nil {
 			return err
 		}
-	}
-	if p.Gender != nil && *p.Gender != "" && *p.Gender != GenderMale && *p.Gender != GenderFemale {
-		return Invalid("gender", "gender must be male or female")
 	}
 	if p.BirthYear != nil && *p.BirthYear != 0 && (*p.BirthYear < 1000 || *p.BirthYear > 9999) {
 		return Invalid("year_birthday", "year_birthday must be a 4-digit year")
@@ -190,6 +193,44 @@ func (p *CustomerPatch) Validate() error {
 		}
 	}
 	return nil
+}
+
+// isJSONNumber reports whether v is a number in JSON's grammar:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(v string) bool {
+	i, n := 0, len(v)
+	digits := func() int {
+		start := i
+		for i < n && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < n && v[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && v[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < n && v[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < n && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < n && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == n
 }
 
 // checkText enforces the length cap and rejects control characters that have
@@ -356,18 +397,17 @@ func (c *Customer) PrimaryEmail() string {
 	return c.Emails[0].Address
 }
 
+// PrimaryType is the type the member and profile views show as `type_no`
+// (with its scope): the first the customer holds, or nil.
+func (c *Customer) PrimaryType() *TypeRef {
+	if len(c.Types) == 0 {
+		return nil
+	}
+	return &c.Types[0]
+}
+
 // Attr returns a free-text attribute, or "".
 func (c *Customer) Attr(key string) string { return c.Attrs[key] }
-
-// TypeIn returns the type the customer holds in a scope, if any.
-func (c *Customer) TypeIn(vbotID, projectCode string) (TypeRef, bool) {
-	for _, t := range c.Types {
-		if t.VbotID == vbotID && t.ProjectCode == projectCode {
-			return t, true
-		}
-	}
-	return TypeRef{}, false
-}
 
 // setType gives the customer t, replacing any type it held in t's scope.
 func (c *Customer) setType(t TypeRef) {

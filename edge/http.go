@@ -107,9 +107,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Never the raw URL: its query holds phone numbers.
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
+	attrs := []slog.Attr{slog.String("request_id", id), slog.String("method", r.Method),
 		slog.String("route", info.route), slog.Int("status", rec.status), slog.Float64("ms", float64(elapsed.Microseconds())/1000),
-		slog.String("token", info.token), slog.String("remote", remoteHost(r)))
+		slog.String("token", info.token), slog.String("remote", remoteHost(r))}
+	if len(info.warnings) > 0 {
+		attrs = append(attrs, slog.Any("warnings", info.warnings))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 // securityHeaders go on every answer, keys in canonical form.
@@ -126,10 +130,11 @@ type requestInfoKey struct{}
 // requestInfo carries what the request log needs out of the handlers, and
 // the request's query, parsed once.
 type requestInfo struct {
-	id    string
-	route string
-	token string
-	query url.Values
+	id       string
+	route    string
+	token    string
+	query    url.Values
+	warnings []string // what the request log adds about a request that succeeded (never a whole phone number)
 }
 
 func infoOf(ctx context.Context) *requestInfo {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -42,8 +41,8 @@ type contactItem struct {
 }
 
 type accumulateBody struct {
-	Code *string `json:"code"`
-	ID   string  `json:"id"`
+	Code string `json:"code"`
+	ID   string `json:"id"`
 	Data *struct {
 		ID     string        `json:"_id"`
 		Name   string        `json:"name"`
@@ -53,23 +52,39 @@ type accumulateBody struct {
 }
 
 type redeemBody struct {
-	Code *string `json:"code"`
-	ID   string  `json:"id"`
+	Code string `json:"code"`
+	ID   string `json:"id"`
 	Data *struct {
 		Phone string `json:"phone"`
 		Email string `json:"email"`
 	} `json:"data"`
 }
 
+func contactValues(items []contactItem) []ContactValue {
+	out := make([]ContactValue, 0, len(items))
+	for _, it := range items {
+		out = append(out, ContactValue{Type: it.Type, Value: it.Value})
+	}
+	return out
+}
+
 // pointsReply is the success answer to accumulate and redeem: the seed's
-// `{"success": 1}` plus what a till wants to print.
+// `{"success": 1}` plus what a till wants to print (SPEC §3's extra fields).
 type pointsReply struct {
-	Success  int      `json:"success"`
-	Score    int64    `json:"score"`
-	Balance  int64    `json:"balance"`
-	Pending  int64    `json:"pending"`
-	ID       string   `json:"id,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Success int    `json:"success"`
+	Score   int64  `json:"score"`
+	Balance int64  `json:"balance"`
+	ID      string `json:"id,omitempty"`
+}
+
+// writePoints answers an accumulate or redeem. The phones it ignored go to the
+// request log, masked, not to the till.
+func writePoints(w http.ResponseWriter, r *http.Request, res *PointsResult) {
+	info := infoOf(r.Context())
+	for _, p := range res.Ignored {
+		info.warnings = append(info.warnings, p.Field+" is not a valid phone number and was ignored ("+maskPhone(p.Value)+")")
+	}
+	writeJSON(w, http.StatusOK, pointsReply{Success: 1, Score: res.Entry.Score, Balance: res.Balance.Points, ID: res.Entry.ID})
 }
 
 func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -78,54 +93,20 @@ func (s *Server) accumulate(w http.ResponseWriter, r *http.Request, _ httprouter
 	if err != nil {
 		return err
 	}
-	if b.Code == nil {
-		return Invalid("code", "code is required")
-	}
-	if b.Data == nil {
-		return (&Error{Code: EINVALID, Field: "data", Message: "data is required, with phones or emails"}).WithReason(ReasonContactRequired)
-	}
 	posID, err := queryText(r, "pos_id")
 	if err != nil {
 		return err
 	}
-	req := AccumulateRequest{Code: *b.Code, Name: strings.TrimSpace(b.Data.Name), PosID: posID, EntryID: b.ID, CustomerID: b.Data.ID}
-	var warnings []string
-	for i, p := range b.Data.Phones {
-		if err := checkText(fmt.Sprintf("data.phones[%d].type", i), p.Type); err != nil {
-			return err
-		}
-		if strings.TrimSpace(p.Value) == "" {
-			continue
-		}
-		e164, err := NormalizePhone(p.Value)
-		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("data.phones[%d] is not a valid phone number and was ignored", i))
-			continue
-		}
-		req.Phones = append(req.Phones, Phone{Type: p.Type, Number: e164})
-	}
-	for i, e := range b.Data.Emails {
-		if err := checkText(fmt.Sprintf("data.emails[%d].type", i), e.Type); err != nil {
-			return err
-		}
-		addr := strings.TrimSpace(e.Value)
-		if addr == "" {
-			continue
-		}
-		if err := CheckEmail(addr); err != nil {
-			return Invalid(fmt.Sprintf("data.emails[%d]", i), "data.emails[%d] is not a valid email address", i)
-		}
-		req.Emails = append(req.Emails, Email{Type: e.Type, Address: addr})
-	}
-	if len(req.Phones) == 0 && len(req.Emails) == 0 && len(warnings) > 0 {
-		return Invalid("data.phones", "data.phones holds no valid phone number, and there is no email")
+	req := AccumulateRequest{Code: b.Code, PosID: posID, EntryID: b.ID}
+	if d := b.Data; d != nil {
+		req.Name, req.CustomerID = d.Name, d.ID
+		req.Contact = ptr(ContactLists("data", contactValues(d.Phones), contactValues(d.Emails)))
 	}
 	res, err := s.svc.Accumulate(r.Context(), req, call(r, body))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pointsReply{Success: 1, Score: res.Entry.Score, Balance: res.Balance.Points,
-		Pending: res.Balance.Pending, ID: res.Entry.ID, Warnings: warnings})
+	writePoints(w, r, res)
 	return nil
 }
 
@@ -135,57 +116,20 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if err != nil {
 		return err
 	}
-	if b.Code == nil {
-		return Invalid("code", "code is required")
-	}
-	if b.Data == nil {
-		return (&Error{Code: EINVALID, Field: "data", Message: "data is required, with a phone or an email"}).WithReason(ReasonContactRequired)
-	}
 	posID, err := queryText(r, "pos_id")
 	if err != nil {
 		return err
 	}
-	ct, warnings, err := loyaltyContact(b.Data.Phone, b.Data.Email, "data.")
+	req := RedeemRequest{Code: b.Code, PosID: posID, EntryID: b.ID}
+	if d := b.Data; d != nil {
+		req.Contact = ptr(ContactPair("data", d.Phone, d.Email))
+	}
+	res, err := s.svc.Redeem(r.Context(), req, call(r, body))
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.Redeem(r.Context(), RedeemRequest{Code: *b.Code, Contact: ct, PosID: posID, EntryID: b.ID}, call(r, body))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pointsReply{Success: 1, Score: res.Entry.Score, Balance: res.Balance.Points,
-		Pending: res.Balance.Pending, ID: res.Entry.ID, Warnings: warnings})
+	writePoints(w, r, res)
 	return nil
-}
-
-// loyaltyContact reads a phone and an email. The seed's own examples carry
-// placeholder phones ("023232"): a phone that does not parse is ignored, with
-// a warning, when a valid email is there to find the customer by.
-func loyaltyContact(phone, email, prefix string) (Contact, []string, error) {
-	var ct Contact
-	var warnings []string
-	phone, email = strings.TrimSpace(phone), strings.TrimSpace(email)
-	if email != "" {
-		if err := CheckEmail(email); err != nil {
-			return ct, nil, Invalid(prefix+"email", "%semail is not a valid address", prefix)
-		}
-		ct.Emails = []string{email}
-	}
-	if phone != "" {
-		e164, err := NormalizePhone(phone)
-		switch {
-		case err == nil:
-			ct.Phones = []string{e164}
-		case email == "":
-			return ct, nil, Invalid(prefix+"phone", "%sphone is not a valid phone number", prefix)
-		default:
-			warnings = append(warnings, prefix+"phone is not a valid phone number and was ignored")
-		}
-	}
-	if ct.Empty() {
-		return ct, nil, (&Error{Code: EINVALID, Field: prefix + "phone", Message: prefix + "phone or " + prefix + "email is required"}).WithReason(ReasonContactRequired)
-	}
-	return ct, warnings, nil
 }
 
 func (s *Server) balance(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -193,39 +137,32 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err != nil {
 		return err
 	}
-	bal, c, err := s.svc.Balance(r.Context(), ct)
+	bal, err := s.svc.Balance(r.Context(), ct)
 	if err != nil {
 		return err
 	}
-	out := balanceReply{Success: 1, Balance: bal.Points, Pending: bal.Pending}
-	if c != nil {
-		out.CustomerID, out.ID = &c.No, &c.ID
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, balanceReply{Success: 1, Balance: bal.Points, Pending: bal.Pending})
 	return nil
 }
 
-// balanceReply is SPEC §3's `{"success":1,"balance":N,"pending":M}`, plus the
-// customer it is about (null for an unknown one, whose balance is 0).
+// balanceReply is SPEC §3's `{"success":1,"balance":N,"pending":M}`.
 type balanceReply struct {
-	Success    int     `json:"success"`
-	Balance    int64   `json:"balance"`
-	Pending    int64   `json:"pending"`
-	CustomerID *int64  `json:"customerId"`
-	ID         *string `json:"id"`
+	Success int   `json:"success"`
+	Balance int64 `json:"balance"`
+	Pending int64 `json:"pending"`
 }
 
-func queryContact(r *http.Request) (Contact, error) {
+// queryContact reads the `phone` and `email` query parameters.
+func queryContact(r *http.Request) (ContactInput, error) {
 	phone, err := queryText(r, "phone")
 	if err != nil {
-		return Contact{}, err
+		return ContactInput{}, err
 	}
 	email, err := queryText(r, "email")
 	if err != nil {
-		return Contact{}, err
+		return ContactInput{}, err
 	}
-	ct, _, err := loyaltyContact(phone, email, "")
-	return ct, err
+	return ContactPair("", phone, email), nil
 }
 
 func (s *Server) historyPoint(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {

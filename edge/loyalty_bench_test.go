@@ -24,7 +24,7 @@ func heavyHarness(b *testing.B) *harness {
 	seedCatalog(b, h)
 	codes := importCodes(b, h, "TIVI01", "H", heavyEntries*9/10)
 	ctx := edge.WithPrincipal(context.Background(), edge.Principal{TokenName: "bench"})
-	ct := edge.Contact{Phones: []string{"+84867123456"}}
+	ct := edge.ContactPair("data", "+84867123456", "")
 	run := func(n int, op func(i int) error) {
 		var wg sync.WaitGroup
 		var next atomic.Int64
@@ -49,11 +49,11 @@ func heavyHarness(b *testing.B) *harness {
 		}
 	}
 	run(len(codes), func(i int) error {
-		_, err := h.svc.Accumulate(ctx, edge.AccumulateRequest{Code: codes[i], Phones: []edge.Phone{{Number: ct.Phones[0]}}}, edge.Call{})
+		_, err := h.svc.Accumulate(ctx, edge.AccumulateRequest{Code: codes[i], Contact: &ct}, edge.Call{})
 		return err
 	})
 	run(heavyEntries/10, func(int) error {
-		_, err := h.svc.Redeem(ctx, edge.RedeemRequest{Code: "DAUMAY01", Contact: ct}, edge.Call{})
+		_, err := h.svc.Redeem(ctx, edge.RedeemRequest{Code: "DAUMAY01", Contact: &ct}, edge.Call{})
 		return err
 	})
 	_, _, n := ledgerSums(b, h, ct)

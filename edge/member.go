@@ -4,6 +4,7 @@ package edge
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -34,8 +35,8 @@ type memberEnvelope struct {
 
 func (s *Server) routeMember() {
 	s.handle(http.MethodGet, "/customers_location", memberDialect, anyToken, s.getMember)
-	s.handle(http.MethodPost, "/customers_location", memberDialect, anyToken, s.postMember)
-	s.handle(http.MethodPut, "/customers_location", memberDialect, anyToken, s.putMember)
+	s.handle(http.MethodPost, "/customers_location", memberDialect, anyToken, s.memberWrite(s.svc.CreateMember))
+	s.handle(http.MethodPut, "/customers_location", memberDialect, anyToken, s.memberWrite(s.svc.UpdateMember))
 }
 
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -55,30 +56,21 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request, _ httprouter.
 	return nil
 }
 
-func (s *Server) postMember(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	in, body, err := decodeMemberWrite(r)
-	if err != nil {
-		return err
+// memberWrite is the POST (create) or PUT (update) handler: write is the
+// service's CreateMember or UpdateMember.
+func (s *Server) memberWrite(write func(context.Context, MemberWrite, Call) (*Customer, error)) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+		in, body, err := decodeMemberWrite(r)
+		if err != nil {
+			return err
+		}
+		c, err := write(r.Context(), in, call(r, body))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, memberEnvelope{Status: 200, StatusCode: 200, Message: "Success!", Data: map[string]any{"_id": c.ID, "customerId": c.No}})
+		return nil
 	}
-	c, err := s.svc.CreateMember(r.Context(), in, call(r, body))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, memberEnvelope{Status: 200, StatusCode: 200, Message: "Success!", Data: map[string]any{"_id": c.ID, "customerId": c.No}})
-	return nil
-}
-
-func (s *Server) putMember(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	in, body, err := decodeMemberWrite(r)
-	if err != nil {
-		return err
-	}
-	c, err := s.svc.UpdateMember(r.Context(), in, call(r, body))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, memberEnvelope{Status: 200, StatusCode: 200, Message: "Success!", Data: map[string]any{"_id": c.ID, "customerId": c.No}})
-	return nil
 }
 
 // memberBody is the member dialect's request body (seed field set, plus the
@@ -86,7 +78,7 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request, _ httprouter.
 type memberBody struct {
 	ID                 string  `json:"_id"`
 	Name               *string `json:"name"`
-	Phone              *string `json:"phone"`
+	Phone              string  `json:"phone"`
 	Email              *string `json:"email"`
 	Gender             text    `json:"gender"`
 	RelationshipStatus *string `json:"relationship_status"`
@@ -103,6 +95,27 @@ type memberBody struct {
 	ProjectCode        text    `json:"project_code"`
 }
 
+// typeSelector is the customer type a member or profile write names by its
+// `type_no`, `vbot_id` and `project_code`; nil when type_no is absent or
+// blank. (The three fields are not an embedded struct of both bodies: since
+// Go 1.24 a decoding error would name them "typeFields.type_no".)
+func typeSelector(typeNo, vbotID, projectCode text) *TypeSelector {
+	no := strings.TrimSpace(typeNo.val)
+	if no == "" {
+		return nil
+	}
+	return &TypeSelector{TypeNo: no, VbotID: strings.TrimSpace(vbotID.val), ProjectCode: strings.TrimSpace(projectCode.val)}
+}
+
+// emailPatch is the one email a member or profile write gives; nil when it
+// is absent or blank (an email is added, never cleared).
+func emailPatch(email *string) []Email {
+	if email == nil || strings.TrimSpace(*email) == "" {
+		return nil
+	}
+	return []Email{{Address: strings.TrimSpace(*email)}}
+}
+
 func decodeMemberWrite(r *http.Request) (MemberWrite, []byte, error) {
 	var in MemberWrite
 	posID, err := queryText(r, "pos_id")
@@ -114,10 +127,7 @@ func decodeMemberWrite(r *http.Request) (MemberWrite, []byte, error) {
 	if err != nil {
 		return in, nil, err
 	}
-	if b.Phone == nil || strings.TrimSpace(*b.Phone) == "" {
-		return in, nil, Invalid("phone", "phone is required")
-	}
-	if in.Phone, err = NormalizePhone(*b.Phone); err != nil {
+	if in.Phone, err = NormalizePhone(b.Phone); err != nil { // "" is "phone is required"
 		return in, nil, err
 	}
 	in.PosID = posID
@@ -149,9 +159,7 @@ func (b *memberBody) patch() (CustomerPatch, error) {
 		}
 		p.BirthYear = &y
 	}
-	if b.Email != nil && strings.TrimSpace(*b.Email) != "" {
-		p.Emails = []Email{{Address: strings.TrimSpace(*b.Email)}}
-	}
+	p.Emails = emailPatch(b.Email)
 	for key, v := range map[string]*string{
 		AttrRelationshipStatus: b.RelationshipStatus, AttrHomeTown: b.HomeTown, AttrAddress: b.Address,
 		AttrFbID: b.FbID, AttrFacebook: b.Facebook, AttrTwitter: b.Twitter, AttrAgeRange: b.AgeRange,
@@ -160,9 +168,7 @@ func (b *memberBody) patch() (CustomerPatch, error) {
 			p.Attrs[key] = strings.TrimSpace(*v)
 		}
 	}
-	if no := strings.TrimSpace(b.TypeNo.val); no != "" {
-		p.Type = &TypeSelector{TypeNo: no, VbotID: strings.TrimSpace(b.VbotID.val), ProjectCode: strings.TrimSpace(b.ProjectCode.val)}
-	}
+	p.Type = typeSelector(b.TypeNo, b.VbotID, b.ProjectCode)
 	return p, nil
 }
 
@@ -280,8 +286,8 @@ func memberView(c *Customer) memberJSON {
 	if c.Birth.HasMonthDay() {
 		v.Birthday = ptr(twoDigits(c.Birth.Month) + "-" + twoDigits(c.Birth.Day))
 	}
-	if len(c.Types) > 0 {
-		v.TypeNo, v.VbotID, v.ProjectCode = &c.Types[0].TypeNo, &c.Types[0].VbotID, &c.Types[0].ProjectCode
+	if t := c.PrimaryType(); t != nil {
+		v.TypeNo, v.VbotID, v.ProjectCode = &t.TypeNo, &t.VbotID, &t.ProjectCode
 	}
 	return v
 }

@@ -91,10 +91,7 @@ func (s *Service) CreateMember(ctx context.Context, in MemberWrite, call Call) (
 			if c, err = tx.Customer(id); err != nil {
 				return err
 			}
-			if err := s.applyPatch(tx, c, &in.Patch, true); err != nil {
-				return err
-			}
-			if err := tx.UpdateCustomer(c); err != nil {
+			if err := s.patchCustomer(tx, c, &in.Patch); err != nil {
 				return err
 			}
 		} else {
@@ -134,10 +131,7 @@ func (s *Service) UpdateMember(ctx context.Context, in MemberWrite, call Call) (
 		if err != nil {
 			return err
 		}
-		if err := s.applyPatch(tx, c, &in.Patch, true); err != nil {
-			return err
-		}
-		if err := tx.UpdateCustomer(c); err != nil {
+		if err := s.patchCustomer(tx, c, &in.Patch); err != nil {
 			return err
 		}
 		if err := tx.AddMembership(in.PosID, c.ID, c.UpdatedAt); err != nil {
@@ -183,7 +177,7 @@ func (s *Service) newCustomer(tx Tx, p *CustomerPatch) (*Customer, error) {
 			c.ID = p.ID
 		}
 	}
-	if err := s.applyPatch(tx, c, p, false); err != nil {
+	if err := s.applyPatch(tx, c, p); err != nil {
 		return nil, err
 	}
 	if err := tx.InsertCustomer(c); err != nil {
@@ -192,9 +186,19 @@ func (s *Service) newCustomer(tx Tx, p *CustomerPatch) (*Customer, error) {
 	return c, nil
 }
 
+// patchCustomer changes the stored customer c by p (applyPatch) and writes it
+// back, updated now.
+func (s *Service) patchCustomer(tx Tx, c *Customer, p *CustomerPatch) error {
+	if err := s.applyPatch(tx, c, p); err != nil {
+		return err
+	}
+	c.UpdatedAt = s.nowMs()
+	return tx.UpdateCustomer(c)
+}
+
 // applyPatch merges p into c after checking that p's phones and emails are not
 // another customer's and resolving its customer type.
-func (s *Service) applyPatch(tx Tx, c *Customer, p *CustomerPatch, existing bool) error {
+func (s *Service) applyPatch(tx Tx, c *Customer, p *CustomerPatch) error {
 	for _, ph := range p.Phones {
 		owner, err := tx.CustomerIDByPhone(ph.Number)
 		if err != nil {
@@ -220,13 +224,7 @@ func (s *Service) applyPatch(tx Tx, c *Customer, p *CustomerPatch, existing bool
 		}
 		c.setType(t.Ref())
 	}
-	if err := p.apply(c, s.newID); err != nil {
-		return err
-	}
-	if existing {
-		c.UpdatedAt = s.nowMs()
-	}
-	return nil
+	return p.apply(c, s.newID)
 }
 
 // customerByContact finds the customer owning any of the contact's phones,
@@ -269,7 +267,7 @@ func (s *Service) readThroughMember(ctx context.Context, e164, posID string) (*C
 	}
 	// The central answered for this phone: it is the customer's, whatever
 	// form (or none) its answer shows.
-	if !slices.Contains(phonesOf(remote), e164) {
+	if !slices.ContainsFunc(remote.Phones, func(p Phone) bool { return p.Number == e164 }) {
 		remote.Phones = append([]Phone{{Number: e164}}, remote.Phones...)
 	}
 	var cached *Customer
@@ -292,7 +290,7 @@ func (s *Service) readThroughMember(ctx context.Context, e164, posID string) (*C
 // customer already owns its phone, the local record is kept and its unknown
 // fields filled in; otherwise the central's record (and `_id`) is copied.
 func (s *Service) cacheRemoteCustomer(tx Tx, remote *Customer) (*Customer, error) {
-	local, err := customerByContact(tx, Contact{Phones: phonesOf(remote)})
+	local, err := customerByContact(tx, contactOf(remote.Phones, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -362,22 +360,6 @@ func (s *Service) cacheRemoteCustomer(tx Tx, remote *Customer) (*Customer, error
 	return local, nil
 }
 
-func phonesOf(c *Customer) []string {
-	out := make([]string, 0, len(c.Phones))
-	for _, p := range c.Phones {
-		out = append(out, p.Number)
-	}
-	return out
-}
-
-func emailsOf(c *Customer) []string {
-	out := make([]string, 0, len(c.Emails))
-	for _, e := range c.Emails {
-		out = append(out, e.Address)
-	}
-	return out
-}
-
 // importHistoryOnce copies a customer's central ledger the first time the
 // customer is fetched through read-through. Failures are not the caller's
 // problem: the member was found; the history import is retried next time.
@@ -397,7 +379,7 @@ func (s *Service) importHistoryOnce(ctx context.Context, c *Customer) {
 // importHistory fetches the central's ledger for c and inserts the entries this
 // edge does not have yet (matched by entry id).
 func (s *Service) importHistory(ctx context.Context, c *Customer) error {
-	entries, err := s.upstream.FetchHistory(ctx, Contact{Phones: phonesOf(c), Emails: emailsOf(c)})
+	entries, err := s.upstream.FetchHistory(ctx, contactOf(c.Phones, c.Emails))
 	if err != nil {
 		return fmt.Errorf("fetch upstream history: %w", err)
 	}

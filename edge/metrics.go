@@ -39,32 +39,11 @@ func NewMetrics(svc *Service) *Metrics {
 	for _, result := range []string{"delivered", "retry", "dead"} {
 		m.Forwarded.WithLabelValues(result) // shown at 0 before the first event
 	}
-	outbox := func(pick func(SyncStatus) float64) func() float64 {
-		return func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			st, err := svc.Sync(ctx)
-			if err != nil {
-				return -1
-			}
-			return pick(st)
-		}
-	}
 	m.Registry.MustRegister(
 		m.requests, m.latency, m.Forwarded,
 		prometheus.NewGoCollector(),
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crmedge_outbox_pending", Help: "Outbox events not yet delivered upstream."},
-			outbox(func(s SyncStatus) float64 { return float64(s.Pending) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crmedge_outbox_dead", Help: "Outbox events dead-lettered and not retried."},
-			outbox(func(s SyncStatus) float64 { return float64(s.Dead) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crmedge_upstream_online", Help: "1 when the last attempt reached the central CRM."},
-			outbox(func(s SyncStatus) float64 {
-				if s.Online {
-					return 1
-				}
-				return 0
-			})),
+		newOutboxCollector(svc),
 	)
 	return m
 }
@@ -79,4 +58,42 @@ func (m *Metrics) Register(c prometheus.Collector) { m.Registry.MustRegister(c) 
 
 func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// outboxCollector shows the sync status as three gauges, reading it once per
+// scrape (Service.Sync runs several queries). When it cannot be read, each
+// gauge is -1.
+type outboxCollector struct {
+	svc                   *Service
+	pending, dead, online *prometheus.Desc
+}
+
+func newOutboxCollector(svc *Service) *outboxCollector {
+	return &outboxCollector{
+		svc:     svc,
+		pending: prometheus.NewDesc("crmedge_outbox_pending", "Outbox events not yet delivered upstream.", nil, nil),
+		dead:    prometheus.NewDesc("crmedge_outbox_dead", "Outbox events dead-lettered and not retried.", nil, nil),
+		online:  prometheus.NewDesc("crmedge_upstream_online", "1 when the last attempt reached the central CRM.", nil, nil),
+	}
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.dead
+	ch <- c.online
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	pending, dead, online := -1.0, -1.0, -1.0
+	if st, err := c.svc.Sync(ctx); err == nil {
+		pending, dead, online = float64(st.Pending), float64(st.Dead), 0
+		if st.Online {
+			online = 1
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, pending)
+	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, dead)
+	ch <- prometheus.MustNewConstMetric(c.online, prometheus.GaugeValue, online)
 }

@@ -102,10 +102,20 @@ func DisplayPhone(e164 string) string {
 	return e164
 }
 
-// MaskPhone hides all but the last three digits, for logs.
-func MaskPhone(raw string) string {
-	if len(raw) <= 3 {
-		return "***"
+// maskPhone shows a phone as typed for the log: all but its last three digits
+// hidden (and at most 16 characters, whatever was typed).
+func maskPhone(raw string) string {
+	var last []rune
+	n := 0
+	for _, r := range raw {
+		n++
+		if r >= '0' && r <= '9' {
+			last = append(last, r)
+		}
 	}
-	return strings.Repeat("*", len(raw)-3) + raw[len(raw)-3:]
+	if len(last) > 3 {
+		last = last[len(last)-3:]
+	}
+	stars := min(max(n-len(last), 3), 16-len(last))
+	return strings.Repeat("*", stars) + string(last)
 }

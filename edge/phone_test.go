@@ -68,3 +68,19 @@ func TestDisplayPhone(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskPhone(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"023232", "***232"},
+		{"0945 350 398 12", "************812"},
+		{"12", "***12"},
+		{"abc", "***"},
+		{"", "***"},
+		{"0123456789012345678901234567890123456789", "*************789"},
+		{"số 0912", "****912"},
+	} {
+		if got := maskPhone(c.in); got != c.want {
+			t.Errorf("maskPhone(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -15,17 +15,19 @@ import (
 type AccumulateRequest struct {
 	Code       string
 	Name       string
-	Phones     []Phone // E.164
-	Emails     []Email
+	Contact    *ContactInput // the body's `data` phones and emails; nil: no `data`
 	PosID      string
 	EntryID    string // ledger id minted by a downstream edge, kept when valid and unused
 	CustomerID string // `_id` for a customer this request creates, same rule
+
+	phones []Phone // read from Contact by validate: E.164
+	emails []Email
 }
 
 // RedeemRequest spends points on a gift.
 type RedeemRequest struct {
 	Code    string
-	Contact Contact
+	Contact *ContactInput // the body's `data` phone and email; nil: no `data`
 	PosID   string
 	EntryID string
 }
@@ -35,6 +37,7 @@ type PointsResult struct {
 	Entry      LedgerEntry
 	CustomerID string
 	Balance    Balance
+	Ignored    []IgnoredPhone // phones of the request that did not parse
 }
 
 // Loyalty error reasons, shown as `error` in the loyalty envelope.
@@ -50,40 +53,31 @@ const (
 	ReasonUpstreamUnavailable = "upstream_unavailable"
 )
 
-func (r *AccumulateRequest) validate() error {
-	r.Code = strings.TrimSpace(r.Code)
+// validate checks the request and reads its contact (ContactInput.read),
+// returning the phones that were ignored.
+func (r *AccumulateRequest) validate() ([]IgnoredPhone, error) {
+	r.Code, r.Name = strings.TrimSpace(r.Code), strings.TrimSpace(r.Name)
 	if r.Code == "" {
-		return Invalid("code", "code is required")
+		return nil, Invalid("code", "code is required")
 	}
+	if r.Contact == nil {
+		return nil, (&Error{Code: EINVALID, Field: "data", Message: "data is required, with phones or emails"}).WithReason(ReasonContactRequired)
+	}
+	phones, emails, ignored, err := r.Contact.read()
+	if err != nil {
+		return nil, err
+	}
+	r.phones, r.emails = phones, emails
 	if err := checkText("code", r.Code); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkText("name", r.Name); err != nil {
-		return err
+		return nil, err
 	}
-	if len(r.Phones) == 0 && len(r.Emails) == 0 {
-		return (&Error{Code: EINVALID, Field: "data", Message: "data needs at least one phone or email"}).WithReason(ReasonContactRequired)
+	if len(r.phones) > MaxListLen || len(r.emails) > MaxListLen {
+		return nil, Invalid("data", "too many phones or emails (at most %d)", MaxListLen)
 	}
-	if len(r.Phones) > MaxListLen || len(r.Emails) > MaxListLen {
-		return Invalid("data", "too many phones or emails (at most %d)", MaxListLen)
-	}
-	for _, e := range r.Emails {
-		if err := CheckEmail(e.Address); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *AccumulateRequest) contact() Contact {
-	var ct Contact
-	for _, p := range r.Phones {
-		ct.Phones = append(ct.Phones, p.Number)
-	}
-	for _, e := range r.Emails {
-		ct.Emails = append(ct.Emails, e.Address)
-	}
-	return ct
+	return ignored, nil
 }
 
 // Accumulate spends an accumulation code and credits the product's points. A
@@ -95,7 +89,8 @@ func (r *AccumulateRequest) contact() Contact {
 // minted and the outbox body stamped with it (the customer's id, which only
 // the write knows, is copied in there).
 func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Call) (*PointsResult, error) {
-	if err := req.validate(); err != nil {
+	ignored, err := req.validate()
+	if err != nil {
 		return nil, err
 	}
 	if err := s.checkLoyaltyPos(ctx, &req.PosID); err != nil {
@@ -103,8 +98,8 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 	}
 	entryID := plannedEntryID(req.EntryID, s.newID)
 	stamp := s.newPointsStamp(call.Body, entryID)
-	var res PointsResult
-	err := s.write(ctx, func(tx Tx) error {
+	res := PointsResult{Ignored: ignored}
+	err = s.write(ctx, func(tx Tx) error {
 		code, err := tx.AccumulationCode(req.Code)
 		if err != nil {
 			return err
@@ -148,7 +143,12 @@ func (s *Service) Accumulate(ctx context.Context, req AccumulateRequest, call Ca
 		return s.queue(tx, KindAccumulate, customerID, call, entry.ID)
 	})
 	if errors.Is(err, errUnknownCode) {
-		return s.accumulateUpstream(ctx, req, call)
+		up, err := s.accumulateUpstream(ctx, req, call)
+		if err != nil {
+			return nil, err
+		}
+		up.Ignored = ignored
+		return up, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("accumulate %s: %w", req.Code, err)
@@ -245,7 +245,7 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Custo
 	// is added.
 	var id string
 	patch := CustomerPatch{ID: req.CustomerID}
-	for _, ph := range req.Phones {
+	for _, ph := range req.phones {
 		owner, err := tx.CustomerIDByPhone(ph.Number)
 		if err != nil {
 			return "", nil, err
@@ -256,7 +256,7 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Custo
 			id = owner
 		}
 	}
-	for _, em := range req.Emails {
+	for _, em := range req.emails {
 		owner, err := tx.CustomerIDByEmail(em.Address)
 		if err != nil {
 			return "", nil, err
@@ -296,10 +296,7 @@ func (s *Service) contactCustomer(tx Tx, req *AccumulateRequest) (string, *Custo
 	if c == nil {
 		return "", nil, fmt.Errorf("customer %s owns a contact but is missing", id)
 	}
-	if err := s.applyPatch(tx, c, &patch, true); err != nil {
-		return "", nil, err
-	}
-	if err := tx.UpdateCustomer(c); err != nil {
+	if err := s.patchCustomer(tx, c, &patch); err != nil {
 		return "", nil, err
 	}
 	return id, c, nil
@@ -326,7 +323,7 @@ func (s *Service) accumulateUpstream(ctx context.Context, req AccumulateRequest,
 	// minted now) and the ledger entry's.
 	customerID := req.CustomerID
 	err := s.store.Read(ctx, func(tx Tx) error {
-		c, err := customerByContact(tx, req.contact())
+		c, err := customerByContact(tx, contactOf(req.phones, req.emails))
 		if c != nil {
 			customerID = c.ID
 		}
@@ -457,11 +454,16 @@ func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*Po
 	if req.Code == "" {
 		return nil, Invalid("code", "code is required")
 	}
-	if err := checkText("code", req.Code); err != nil {
+	if req.Contact == nil {
+		return nil, (&Error{Code: EINVALID, Field: "data", Message: "data is required, with a phone or an email"}).WithReason(ReasonContactRequired)
+	}
+	phones, emails, ignored, err := req.Contact.read()
+	if err != nil {
 		return nil, err
 	}
-	if req.Contact.Empty() {
-		return nil, (&Error{Code: EINVALID, Field: "data", Message: "data needs a phone or an email"}).WithReason(ReasonContactRequired)
+	contact := contactOf(phones, emails)
+	if err := checkText("code", req.Code); err != nil {
+		return nil, err
 	}
 	if err := s.checkLoyaltyPos(ctx, &req.PosID); err != nil {
 		return nil, err
@@ -469,8 +471,8 @@ func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*Po
 	// As Accumulate: the entry id minted, and the body stamped, before the write.
 	entryID := plannedEntryID(req.EntryID, s.newID)
 	stamp := s.newPointsStamp(call.Body, entryID)
-	var res PointsResult
-	err := s.write(ctx, func(tx Tx) error {
+	res := PointsResult{Ignored: ignored}
+	err = s.write(ctx, func(tx Tx) error {
 		gift, err := tx.Gift(req.Code)
 		if err != nil {
 			return err
@@ -478,7 +480,7 @@ func (s *Service) Redeem(ctx context.Context, req RedeemRequest, call Call) (*Po
 		if gift == nil {
 			return (&Error{Code: ENOTFOUND, Message: "Gift not found"}).WithReason(ReasonGiftNotFound)
 		}
-		customerID, err := customerIDByContact(tx, req.Contact)
+		customerID, err := customerIDByContact(tx, contact)
 		if err != nil {
 			return err
 		}
@@ -548,16 +550,17 @@ func (s *Service) checkCustomerVisible(ctx context.Context, tx Tx, customerID st
 	return Errorf(EFORBIDDEN, "This token may not see customers of other locations")
 }
 
-// Balance returns a customer's points. An unknown customer has none.
-func (s *Service) Balance(ctx context.Context, ct Contact) (Balance, *Customer, error) {
-	if ct.Empty() {
-		return Balance{}, nil, (&Error{Code: EINVALID, Field: "phone", Message: "phone or email is required"}).WithReason(ReasonContactRequired)
+// Balance returns the points of the customer the contact names. An unknown
+// customer has none.
+func (s *Service) Balance(ctx context.Context, in ContactInput) (Balance, error) {
+	phones, emails, _, err := in.read()
+	if err != nil {
+		return Balance{}, err
 	}
 	var bal Balance
-	var c *Customer
-	err := s.store.Read(ctx, func(tx Tx) error {
-		var err error
-		if c, err = customerByContact(tx, ct); err != nil || c == nil {
+	err = s.store.Read(ctx, func(tx Tx) error {
+		c, err := customerByContact(tx, contactOf(phones, emails))
+		if err != nil || c == nil {
 			return err
 		}
 		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {
@@ -567,14 +570,14 @@ func (s *Service) Balance(ctx context.Context, ct Contact) (Balance, *Customer, 
 		return err
 	})
 	if err != nil {
-		return Balance{}, nil, fmt.Errorf("balance: %w", err)
+		return Balance{}, fmt.Errorf("balance: %w", err)
 	}
-	return bal, c, nil
+	return bal, nil
 }
 
 // HistoryQuery is a page of a customer's ledger.
 type HistoryQuery struct {
-	Contact  Contact
+	Contact  ContactInput
 	Type     int       // 0: both
 	From, To time.Time // inclusive, zero: open
 	Page     int       // from 1
@@ -583,8 +586,9 @@ type HistoryQuery struct {
 // History returns a page of entries, newest first, and the customer they
 // belong to (nil, with no entries, when the contact is unknown).
 func (s *Service) History(ctx context.Context, q HistoryQuery) ([]LedgerEntry, *Customer, error) {
-	if q.Contact.Empty() {
-		return nil, nil, (&Error{Code: EINVALID, Field: "phone", Message: "phone or email is required"}).WithReason(ReasonContactRequired)
+	phones, emails, _, err := q.Contact.read()
+	if err != nil {
+		return nil, nil, err
 	}
 	if q.Page < 1 {
 		return nil, nil, Invalid("page", "page must be 1 or more")
@@ -597,9 +601,9 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) ([]LedgerEntry, *
 	}
 	var entries []LedgerEntry
 	var c *Customer
-	err := s.store.Read(ctx, func(tx Tx) error {
+	err = s.store.Read(ctx, func(tx Tx) error {
 		var err error
-		if c, err = customerByContact(tx, q.Contact); err != nil || c == nil {
+		if c, err = customerByContact(tx, contactOf(phones, emails)); err != nil || c == nil {
 			return err
 		}
 		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {

@@ -100,14 +100,9 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 		}
 		p.Phones = []Phone{{Number: e164}}
 	}
-	if b.Email != nil && strings.TrimSpace(*b.Email) != "" {
-		p.Emails = []Email{{Address: strings.TrimSpace(*b.Email)}}
-	}
+	p.Emails = emailPatch(b.Email)
 	if b.Gender != nil {
 		g := strings.ToLower(strings.TrimSpace(*b.Gender))
-		if g != "" && g != GenderMale && g != GenderFemale {
-			return p, Invalid("gender", "gender must be male or female")
-		}
 		p.Gender = &g
 	}
 	if b.Dob != nil {
@@ -150,19 +145,13 @@ func (b *profileBody) patch() (CustomerPatch, error) {
 		p.Attrs[AttrExternalID] = strings.TrimSpace(b.ExternalCustomerID.val)
 	}
 	if b.Score.set {
-		v := strings.TrimSpace(b.Score.val)
-		if v != "" && !isJSONNumber(v) {
-			return p, Invalid("score", "score must be a number")
-		}
-		p.Attrs[AttrScore] = v
+		p.Attrs[AttrScore] = strings.TrimSpace(b.Score.val)
 	}
 	if b.Channels != nil {
 		ch, _ := json.Marshal(*b.Channels)
 		p.Attrs[attrChannels] = string(ch)
 	}
-	if no := strings.TrimSpace(b.TypeNo.val); no != "" {
-		p.Type = &TypeSelector{TypeNo: no, VbotID: strings.TrimSpace(b.VbotID.val), ProjectCode: strings.TrimSpace(b.ProjectCode.val)}
-	}
+	p.Type = typeSelector(b.TypeNo, b.VbotID, b.ProjectCode)
 	return p, nil
 }
 
@@ -352,8 +341,8 @@ func profileView(c *Customer, created bool) profileJSON {
 			v.Dob = ptr(fmt.Sprintf("%04d-%02d-%02dT00:00:00.000Z", b.Year, b.Month, b.Day))
 		}
 	}
-	if len(c.Types) > 0 {
-		v.TypeNo, v.VbotID, v.ProjectCode = &c.Types[0].TypeNo, &c.Types[0].VbotID, &c.Types[0].ProjectCode
+	if t := c.PrimaryType(); t != nil {
+		v.TypeNo, v.VbotID, v.ProjectCode = &t.TypeNo, &t.VbotID, &t.ProjectCode
 	}
 	return v
 }
@@ -369,42 +358,4 @@ func numberOrText(v string) any {
 		return json.Number(v)
 	}
 	return v
-}
-
-// isJSONNumber reports whether v is a number in JSON's grammar:
-// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(v string) bool {
-	i, n := 0, len(v)
-	digits := func() int {
-		start := i
-		for i < n && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-		return i - start
-	}
-	if i < n && v[i] == '-' {
-		i++
-	}
-	switch {
-	case i < n && v[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < n && v[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < n && (v[i] == 'e' || v[i] == 'E') {
-		i++
-		if i < n && (v[i] == '+' || v[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == n
 }

@@ -30,7 +30,7 @@ func (s *Service) CreateProfile(ctx context.Context, p CustomerPatch, call Call)
 					Message: fmt.Sprintf("A customer with _id %s already exists: use /1.0/customer/update", p.ID)}
 			}
 		}
-		existing, err := customerByContact(tx, patchContact(&p))
+		existing, err := customerByContact(tx, contactOf(p.Phones, p.Emails))
 		if err != nil {
 			return err
 		}
@@ -78,10 +78,7 @@ func (s *Service) UpdateProfile(ctx context.Context, id string, p CustomerPatch,
 		if err := s.checkCustomerVisible(ctx, tx, c.ID); err != nil {
 			return err
 		}
-		if err := s.applyPatch(tx, c, &p, true); err != nil {
-			return err
-		}
-		if err := tx.UpdateCustomer(c); err != nil {
+		if err := s.patchCustomer(tx, c, &p); err != nil {
 			return err
 		}
 		out = c
@@ -121,15 +118,4 @@ func checkProfile(p *CustomerPatch) error {
 	}
 	p.PrimaryFirst = true
 	return p.Validate()
-}
-
-func patchContact(p *CustomerPatch) Contact {
-	var ct Contact
-	for _, ph := range p.Phones {
-		ct.Phones = append(ct.Phones, ph.Number)
-	}
-	for _, em := range p.Emails {
-		ct.Emails = append(ct.Emails, em.Address)
-	}
-	return ct
 }

@@ -143,7 +143,7 @@ func TestPosScopedToken(t *testing.T) {
 	}
 	json.Unmarshal(b, &acc) //nolint:errcheck
 	phone, _ := edge.NormalizePhone(hardPhone)
-	entries, _, err := h.svc.History(context.Background(), edge.HistoryQuery{Contact: edge.Contact{Phones: []string{phone}}, Page: 1})
+	entries, _, err := h.svc.History(context.Background(), edge.HistoryQuery{Contact: edge.ContactPair("", phone, ""), Page: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,5 +386,95 @@ func TestMetricsExposition(t *testing.T) {
 	find("crmedge_upstream_online", nil)
 	for _, result := range []string{"delivered", "retry", "dead"} {
 		find("crmedge_upstream_forward_total", map[string]string{"result": result})
+	}
+}
+
+// readCountingStore counts the read transactions of the store it wraps.
+type readCountingStore struct {
+	edge.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (s *readCountingStore) Read(ctx context.Context, fn func(edge.Tx) error) error {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	return s.Store.Read(ctx, fn)
+}
+
+// TestMetricsOneSyncPerScrape: the three outbox gauges come from one read of
+// the sync status per scrape, not one each.
+func TestMetricsOneSyncPerScrape(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withOfflineUpstream)
+	h.mustDo(200, "POST", "/customers_location?pos_id=pos1", "", `{"phone":"`+hardPhone+`"}`)
+	store := &readCountingStore{Store: h.db}
+	m := edge.NewMetrics(edge.NewService(edge.Config{Store: store, Upstream: offlineUpstream{}}))
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.reads != 1 {
+		t.Errorf("one scrape read the store %d times, want 1", store.reads)
+	}
+	want := map[string]float64{"crmedge_outbox_pending": 1, "crmedge_outbox_dead": 0, "crmedge_upstream_online": 0}
+	for _, f := range fams {
+		if v, ok := want[f.GetName()]; ok {
+			if got := f.GetMetric()[0].GetGauge().GetValue(); got != v || f.GetType().String() != "GAUGE" {
+				t.Errorf("%s = %v (%s), want gauge %v", f.GetName(), got, f.GetType(), v)
+			}
+			delete(want, f.GetName())
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("gauges missing: %v", want)
+	}
+}
+
+// TestRequestLogWarnsIgnoredPhones: a phone an accumulate or redeem ignored
+// (it does not parse) is not in the answer but in the request log, at info
+// level, masked to its last three digits.
+func TestRequestLogWarnsIgnoredPhones(t *testing.T) {
+	t.Parallel()
+	var logs lockedLog
+	h := newHarness(t, func(o *harnessOptions) {
+		o.server.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	seedCatalog(t, h)
+	const typo = "0945 350 398 12" // one digit too many
+	body := h.mustDo(200, "POST", "/accumulate", "", `{"code":"TIVInpmx8b98pfg","data":{"phones":[{"value":"`+typo+`"}],"emails":[{"value":"`+hardEmail+`"}]}}`)
+	if strings.Contains(string(body), "warnings") {
+		t.Errorf("the answer holds the warnings: %s", body)
+	}
+	h.mustDo(200, "POST", "/redeem", "", `{"code":"DAUMAY01","data":{"phone":"023232","email":"`+hardEmail+`"}}`)
+	want := map[string]string{
+		"/accumulate": "data.phones[0] is not a valid phone number and was ignored (************812)",
+		"/redeem":     "data.phone is not a valid phone number and was ignored (***232)",
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec struct {
+			Msg      string   `json:"msg"`
+			Level    string   `json:"level"`
+			Route    string   `json:"route"`
+			Warnings []string `json:"warnings"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not JSON: %s", line)
+		}
+		if w, ok := want[rec.Route]; ok && rec.Msg == "request" {
+			if rec.Level != "INFO" || len(rec.Warnings) != 1 || rec.Warnings[0] != w {
+				t.Errorf("%s logged at %s with warnings %q, want %q", rec.Route, rec.Level, rec.Warnings, w)
+			}
+			delete(want, rec.Route)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no request log line for %v:\n%s", want, logs.String())
+	}
+	for _, s := range []string{typo, "094535039812", "945350398", "023232", hardEmail} {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log holds %q:\n%s", s, logs.String())
+		}
 	}
 }

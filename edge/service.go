@@ -67,9 +67,6 @@ func NewService(cfg Config) *Service {
 // Org is the configured organisation id.
 func (s *Service) Org() string { return s.org }
 
-// Forwarding reports whether writes are queued for a central CRM.
-func (s *Service) Forwarding() bool { return s.upstream != nil }
-
 // Now is the service's clock: the forwarder schedules retries on it, so that
 // DueEvents and the schedule agree.
 func (s *Service) Now() time.Time { return s.now() }

@@ -126,24 +126,40 @@ func (s *Service) OutboxEvents(ctx context.Context, f OutboxFilter) ([]Event, er
 	return out, err
 }
 
-// RetryDead puts dead letters back in the queue: the one with id, or all when
-// id is "". It returns how many were requeued.
-func (s *Service) RetryDead(ctx context.Context, id string) (int, error) {
+// RetryDeadEvent puts the dead letter id back in the queue; an id that is
+// not a dead letter is ENOTFOUND.
+func (s *Service) RetryDeadEvent(ctx context.Context, id string) error {
+	n, err := s.requeueDead(ctx, func(Tx) ([]string, error) { return []string{id}, nil })
+	if err == nil && n == 0 {
+		return Errorf(ENOTFOUND, "No dead-lettered event %q", id)
+	}
+	return err
+}
+
+// RetryAllDead puts every dead letter back in the queue and returns how many
+// there were.
+func (s *Service) RetryAllDead(ctx context.Context) (int, error) {
+	return s.requeueDead(ctx, func(tx Tx) ([]string, error) {
+		dead, err := tx.Events(OutboxFilter{State: EventDead, Limit: 1 << 30})
+		ids := make([]string, 0, len(dead))
+		for _, e := range dead {
+			ids = append(ids, e.ID)
+		}
+		return ids, err
+	})
+}
+
+// requeueDead requeues, in one write, the dead letters among the ids that
+// pick returns, and counts them.
+func (s *Service) requeueDead(ctx context.Context, pick func(Tx) ([]string, error)) (int, error) {
 	n := 0
 	err := s.store.Write(ctx, func(tx Tx) error {
-		ids := []string{id}
-		if id == "" {
-			dead, err := tx.Events(OutboxFilter{State: EventDead, Limit: 1 << 30})
-			if err != nil {
-				return err
-			}
-			ids = ids[:0]
-			for _, e := range dead {
-				ids = append(ids, e.ID)
-			}
+		ids, err := pick(tx)
+		if err != nil {
+			return err
 		}
-		for _, one := range ids {
-			ok, err := tx.RequeueEvent(one, s.nowMs())
+		for _, id := range ids {
+			ok, err := tx.RequeueEvent(id, s.nowMs())
 			if err != nil {
 				return err
 			}
@@ -155,9 +171,6 @@ func (s *Service) RetryDead(ctx context.Context, id string) (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("retry dead letters: %w", err)
-	}
-	if id != "" && n == 0 {
-		return 0, Errorf(ENOTFOUND, "No dead-lettered event %q", id)
 	}
 	return n, nil
 }

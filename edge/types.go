@@ -4,6 +4,7 @@ package edge
 // and GET /api/crm/type/list (customer-type-api.txt).
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -46,10 +47,10 @@ var typesDialect = &dialect{
 }
 
 func (s *Server) routeTypes() {
-	s.handle(http.MethodPost, "/api/crm/type/create", typesDialect, anyToken, s.typeCreate)
-	s.handle(http.MethodPost, "/api/crm/type/update", typesDialect, anyToken, s.typeUpdate)
+	s.handle(http.MethodPost, "/api/crm/type/create", typesDialect, anyToken, s.typeWrite(s.svc.CreateCustomerType, "Customer type created"))
+	s.handle(http.MethodPost, "/api/crm/type/update", typesDialect, anyToken, s.typeWrite(s.svc.UpdateCustomerType, "Customer type updated"))
 	s.handle(http.MethodPost, "/api/crm/type/delete", typesDialect, anyToken, s.typeDelete)
-	s.handle(http.MethodPost, "/api/crm/type/updateNo", typesDialect, anyToken, s.typeUpdateNo)
+	s.handle(http.MethodPost, "/api/crm/type/updateNo", typesDialect, anyToken, s.typeWrite(s.svc.RenumberCustomerType, "Customer type code changed"))
 	s.handle(http.MethodGet, "/api/crm/type/list", typesDialect, anyToken, s.typeList)
 }
 
@@ -75,30 +76,21 @@ func typeOK(w http.ResponseWriter, msg string, data any) {
 	writeJSON(w, http.StatusOK, typesEnvelope{Status: 1, Error: 0, Message: msg, Data: data})
 }
 
-func (s *Server) typeCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	in, body, err := decodeTypeWrite(r)
-	if err != nil {
-		return err
+// typeWrite is the create, update or updateNo handler: write is the
+// service's method, msg the success message; data is the type's id.
+func (s *Server) typeWrite(write func(context.Context, TypeWrite, Call) (*CustomerType, error), msg string) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+		in, body, err := decodeTypeWrite(r)
+		if err != nil {
+			return err
+		}
+		t, err := write(r.Context(), in, call(r, body))
+		if err != nil {
+			return err
+		}
+		typeOK(w, msg, t.ID)
+		return nil
 	}
-	t, err := s.svc.CreateCustomerType(r.Context(), in, call(r, body))
-	if err != nil {
-		return err
-	}
-	typeOK(w, "Customer type created", t.ID)
-	return nil
-}
-
-func (s *Server) typeUpdate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	in, body, err := decodeTypeWrite(r)
-	if err != nil {
-		return err
-	}
-	t, err := s.svc.UpdateCustomerType(r.Context(), in, call(r, body))
-	if err != nil {
-		return err
-	}
-	typeOK(w, "Customer type updated", t.ID)
-	return nil
 }
 
 func (s *Server) typeDelete(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -110,19 +102,6 @@ func (s *Server) typeDelete(w http.ResponseWriter, r *http.Request, _ httprouter
 		return err
 	}
 	typeOK(w, "Customer type deleted", true)
-	return nil
-}
-
-func (s *Server) typeUpdateNo(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	in, body, err := decodeTypeWrite(r)
-	if err != nil {
-		return err
-	}
-	t, err := s.svc.RenumberCustomerType(r.Context(), in, call(r, body))
-	if err != nil {
-		return err
-	}
-	typeOK(w, "Customer type code changed", t.ID)
 	return nil
 }
 
