@@ -51,7 +51,6 @@ func (s *Server) routeAdmin() {
 
 // SyncJSON is the sync status as `GET /admin/v1/sync` shows it (SPEC §6).
 type SyncJSON struct {
-	Upstream        bool    `json:"upstream"`
 	Online          bool    `json:"online"`
 	Pending         int64   `json:"pending"`
 	Dead            int64   `json:"dead"`
@@ -65,7 +64,7 @@ func (s *Server) adminSync(w http.ResponseWriter, r *http.Request, _ httprouter.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, SyncJSON{Upstream: st.Upstream, Online: st.Online, Pending: st.Pending, Dead: st.Dead,
+	writeJSON(w, http.StatusOK, SyncJSON{Online: st.Online, Pending: st.Pending, Dead: st.Dead,
 		OldestPendingAt: msOrNil(st.OldestPending), LastSuccessAt: msOrNil(st.LastSuccess), LastError: nonEmpty(st.LastError)})
 	return nil
 }

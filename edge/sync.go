@@ -8,7 +8,6 @@ import (
 
 // SyncStatus is what `GET /admin/v1/sync` shows.
 type SyncStatus struct {
-	Upstream      bool // an upstream is configured
 	Online        bool
 	Pending       int64
 	Dead          int64
@@ -30,7 +29,7 @@ func (s *Service) Sync(ctx context.Context) (SyncStatus, error) {
 	}
 	if s.upstream != nil {
 		u := s.upstream.Status()
-		st.Upstream, st.Online, st.LastError = true, u.Online, u.LastError
+		st.Online, st.LastError = u.Online, u.LastError
 		// The client knows this run's successes (read-through too); the
 		// outbox remembers deliveries across restarts.
 		if u.LastSuccess.After(st.LastSuccess) {
