@@ -15,12 +15,17 @@ import (
 const ledgerColumns = `seq, id, customer_id, type, score, status, confirmed, item_code, item_name, item_id,
 	item_score, code, serial, org, pos_id, token_name, origin, created_at`
 
+const insertLedgerEntry = `INSERT INTO ledger (id, customer_id, type, score, status, confirmed, item_code, item_name,
+	item_id, item_score, code, serial, org, pos_id, token_name, origin, created_at)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+func ledgerArgs(e *edge.LedgerEntry) []any {
+	return []any{e.ID, e.CustomerID, e.Type, e.Score, e.Status, boolInt(e.Confirmed), e.ItemCode, e.ItemName,
+		e.ItemID, e.ItemScore, e.Code, e.Serial, e.Org, e.PosID, e.TokenName, e.Origin, ms(e.CreatedAt)}
+}
+
 func (t *txn) InsertLedgerEntry(e *edge.LedgerEntry) error {
-	res, err := t.exec(`INSERT INTO ledger (id, customer_id, type, score, status, confirmed, item_code, item_name,
-		item_id, item_score, code, serial, org, pos_id, token_name, origin, created_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		e.ID, e.CustomerID, e.Type, e.Score, e.Status, boolInt(e.Confirmed), e.ItemCode, e.ItemName,
-		e.ItemID, e.ItemScore, e.Code, e.Serial, e.Org, e.PosID, e.TokenName, e.Origin, ms(e.CreatedAt))
+	res, err := t.exec(insertLedgerEntry, ledgerArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("insert ledger entry: %w", err)
 	}
@@ -28,16 +33,23 @@ func (t *txn) InsertLedgerEntry(e *edge.LedgerEntry) error {
 	return nil
 }
 
+// ImportLedgerEntry inserts an entry read from the central unless its id is
+// already there. A skipped row fires no insert trigger: balances and
+// ledger_locations count each entry once.
 func (t *txn) ImportLedgerEntry(e *edge.LedgerEntry) (bool, error) {
-	var one int
-	found, err := t.row(`SELECT 1 FROM ledger WHERE id = ?`, []any{e.ID}, &one)
+	res, err := t.exec(insertLedgerEntry+` ON CONFLICT (id) DO NOTHING`, ledgerArgs(e)...)
 	if err != nil {
 		return false, fmt.Errorf("import ledger entry: %w", err)
 	}
-	if found {
-		return false, nil
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		if err != nil {
+			err = fmt.Errorf("import ledger entry: %w", err)
+		}
+		return false, err
 	}
-	return true, t.InsertLedgerEntry(e)
+	e.Seq, _ = res.LastInsertId()
+	return true, nil
 }
 
 func scanLedger(sc interface{ Scan(...any) error }, e *edge.LedgerEntry) error {
