@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,14 +75,42 @@ type readConn struct {
 
 var _ edge.Store = (*DB)(nil)
 
-func dsn(path string, extra ...string) string {
+// dsn is the connection string of the database file at path. Each entry of
+// params is a pragma the driver runs on every new connection
+// ("journal_mode(WAL)"), or, when it has an '=', a URI parameter for SQLite
+// itself ("mode=ro"). Every connection has foreign keys on and a busy
+// timeout of 10 s, unless params set another. The path is escaped: a '?',
+// '#' or '%' in it is part of the file's name.
+func dsn(path string, params ...string) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	for _, e := range extra {
-		q.Add("_pragma", e)
+	busy := false
+	for _, p := range params {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			q.Add(k, v)
+			continue
+		}
+		busy = busy || strings.HasPrefix(p, "busy_timeout(")
+		q.Add("_pragma", p)
 	}
-	return "file:" + path + "?" + q.Encode()
+	if !busy {
+		q.Add("_pragma", "busy_timeout(10000)")
+	}
+	// "file:///abs" rather than "file:/abs": a path starting with "//"
+	// would otherwise be read as an authority.
+	prefix := "file:"
+	if strings.HasPrefix(path, "/") {
+		prefix = "file://"
+	}
+	return prefix + uriPath.Replace(path) + "?" + q.Encode()
+}
+
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
+// writePragmas are the pragmas of a connection that writes: the database is
+// in WAL mode, and commits are as durable as synchronous says.
+func writePragmas(synchronous string, more ...string) []string {
+	return append([]string{"journal_mode(WAL)", "synchronous(" + synchronous + ")"}, more...)
 }
 
 // Open opens (creating if needed) and migrates the database at path.
@@ -113,8 +142,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// before SQLite spills to the WAL ahead of the commit), not more: at the
 	// end of every transaction SQLite walks the whole cache's hash table
 	// (pcache1TruncateUnsafe), so a 16 MiB cache cost ~6 µs per write.
-	write, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+opts.Synchronous+")",
-		fmt.Sprintf("mmap_size(%d)", opts.MmapSize), "wal_autocheckpoint(0)", "cache_size(-4096)"))
+	write, err := sql.Open("sqlite", dsn(path, writePragmas(opts.Synchronous,
+		fmt.Sprintf("mmap_size(%d)", opts.MmapSize), "wal_autocheckpoint(0)", "cache_size(-4096)")...))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -272,7 +272,7 @@ func CommitFloor(ctx context.Context, dir, synchronous string, d time.Duration) 
 			os.Remove(path + s)
 		}
 	}()
-	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+synchronous+")"))
+	db, err := sql.Open("sqlite", dsn(path, writePragmas(synchronous)...))
 	if err != nil {
 		return 0, fmt.Errorf("floor: %w", err)
 	}
