@@ -151,7 +151,7 @@ func TestGenerateFixture(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	spec := FixtureSpec{Customers: 50, Codes: 400, Ledger: 600, HeavyEntries: 100, Products: 3, Gifts: 2, PosID: "shop-1"}
+	spec := FixtureSpec{Customers: 50, Codes: 400, Ledger: 600, HeavyEntries: 100, Products: 3, Gifts: 2, PosID: "shop '1'"} // a quote: the location is bound, not spliced
 	path, err := CachedFixture(ctx, dir, spec)
 	if err != nil {
 		t.Fatal(err)
