@@ -48,9 +48,6 @@ const RichPoints = 1_000_000_000
 // Phone is customer i's phone in national form, as a till sends it.
 func (s FixtureSpec) Phone(i int) string { return fmt.Sprintf("090%07d", i) }
 
-// Email is customer i's email.
-func (s FixtureSpec) Email(i int) string { return fmt.Sprintf("customer%d@example.com", i) }
-
 // Code is accumulation code i.
 func (s FixtureSpec) Code(i int) string { return fmt.Sprintf("CODE%010d", i) }
 
@@ -60,9 +57,6 @@ func (s FixtureSpec) UsedCodes() int { return min(s.Codes/2, s.Ledger-s.HeavyEnt
 
 // GiftCode is gift i (0-based); gift 0 costs 10 points.
 func (s FixtureSpec) GiftCode(i int) string { return fmt.Sprintf("G%02d", i+1) }
-
-// ProductCode is product i (0-based); product i is worth 10·(i+1) points.
-func (s FixtureSpec) ProductCode(i int) string { return fmt.Sprintf("P%02d", i+1) }
 
 // Key names a generated file: it changes with the spec, the fixture's shape
 // and the schema (the embedded migrations).
