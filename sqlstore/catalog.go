@@ -106,7 +106,13 @@ func (t *txn) UpsertCatalog(b *edge.CatalogBatch, progress func(done, total int)
 	}
 	args := make([]any, 0, 4*catalogChunk)
 	run := func(what, query string, cols, n int) error {
-		if _, err := t.exec(chunkSQL(query, cols, n), args...); err != nil {
+		// A full chunk's statement is kept for the next batch; the last
+		// chunk's size varies, and its statement is not.
+		exec := t.exec
+		if n != catalogChunk {
+			exec = t.execOnce
+		}
+		if _, err := exec(chunkSQL(query, cols, n), args...); err != nil {
 			return fmt.Errorf("upsert %s: %w", what, err)
 		}
 		tick(n)

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,21 +33,17 @@ type Options struct {
 	// Synchronous is the SQLite synchronous level: "FULL" (default) or
 	// "NORMAL" (survives a crash of crmedge, not of the machine).
 	Synchronous string
-	// ReadConns is the size of the read pool (default: 2 × CPUs, at least 4).
-	ReadConns int
-	// MaxBatch caps how many writes share one commit (default 256).
-	MaxBatch int
-	// MmapSize is how much of the file the read pool's connections map into
-	// memory (default 1 GiB; -1: none). Mapped pages are the OS page cache
-	// itself: a lookup reads them without a system call or a copy. They
-	// count in the process's resident memory (RssFile) once touched, but
-	// are not its heap: the kernel reclaims them like any cached file data.
-	MmapSize int64
-	// NoMigrate skips migrating to the latest schema at open.
-	NoMigrate bool
 
 	walRestartFrames int64 // tests: see checkpointer (0: restartFrames)
 }
+
+// mmapSize is how much of the file the writer and the read pool's
+// connections map into memory (not the spare's: a check reading every page
+// would map the whole file). Mapped pages are the OS page cache itself: a
+// lookup reads them without a system call or a copy. They count in the
+// process's resident memory (RssFile) once touched, but are not its heap:
+// the kernel reclaims them like any cached file data.
+const mmapSize = 1 << 30
 
 // DB is an open crmedge database.
 type DB struct {
@@ -57,8 +54,6 @@ type DB struct {
 	w       *writer
 	tokens  tokenCache
 	version versionConn // where the tokens version is read (tokencache.go)
-
-	mmapSize int64 // of the pool's connections (not the spare's: a check reading every page would map the whole file)
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -74,14 +69,42 @@ type readConn struct {
 
 var _ edge.Store = (*DB)(nil)
 
-func dsn(path string, extra ...string) string {
+// dsn is the connection string of the database file at path. Each entry of
+// params is a pragma the driver runs on every new connection
+// ("journal_mode(WAL)"), or, when it has an '=', a URI parameter for SQLite
+// itself ("mode=ro"). Every connection has foreign keys on and a busy
+// timeout of 10 s, unless params set another. The path is escaped: a '?',
+// '#' or '%' in it is part of the file's name.
+func dsn(path string, params ...string) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	for _, e := range extra {
-		q.Add("_pragma", e)
+	busy := false
+	for _, p := range params {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			q.Add(k, v)
+			continue
+		}
+		busy = busy || strings.HasPrefix(p, "busy_timeout(")
+		q.Add("_pragma", p)
 	}
-	return "file:" + path + "?" + q.Encode()
+	if !busy {
+		q.Add("_pragma", "busy_timeout(10000)")
+	}
+	// "file:///abs" rather than "file:/abs": a path starting with "//"
+	// would otherwise be read as an authority.
+	prefix := "file:"
+	if strings.HasPrefix(path, "/") {
+		prefix = "file://"
+	}
+	return prefix + uriPath.Replace(path) + "?" + q.Encode()
+}
+
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
+// writePragmas are the pragmas of a connection that writes: the database is
+// in WAL mode, and commits are as durable as synchronous says.
+func writePragmas(synchronous string, more ...string) []string {
+	return append([]string{"journal_mode(WAL)", "synchronous(" + synchronous + ")"}, more...)
 }
 
 // Open opens (creating if needed) and migrates the database at path.
@@ -92,18 +115,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Synchronous != "FULL" && opts.Synchronous != "NORMAL" {
 		return nil, fmt.Errorf("open %s: synchronous must be FULL or NORMAL", path)
 	}
-	if opts.ReadConns <= 0 {
-		opts.ReadConns = max(4, 2*runtime.NumCPU())
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 256
-	}
-	switch {
-	case opts.MmapSize == 0:
-		opts.MmapSize = 1 << 30
-	case opts.MmapSize < 0:
-		opts.MmapSize = 0
-	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("open %s: is a directory", path)
 	}
@@ -113,8 +124,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// before SQLite spills to the WAL ahead of the commit), not more: at the
 	// end of every transaction SQLite walks the whole cache's hash table
 	// (pcache1TruncateUnsafe), so a 16 MiB cache cost ~6 µs per write.
-	write, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+opts.Synchronous+")",
-		fmt.Sprintf("mmap_size(%d)", opts.MmapSize), "wal_autocheckpoint(0)", "cache_size(-4096)"))
+	write, err := sql.Open("sqlite", dsn(path, writePragmas(opts.Synchronous,
+		fmt.Sprintf("mmap_size(%d)", mmapSize), "wal_autocheckpoint(0)", "cache_size(-4096)")...))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -125,25 +136,24 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, describe(err))
 	}
-	if !opts.NoMigrate {
-		if err := migrateUp(write); err != nil {
-			write.Close()
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
+	if err := migrateUp(write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read, err := sql.Open("sqlite", dsn(path, "query_only(1)"))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	read.SetMaxOpenConns(opts.ReadConns + 2)
-	read.SetMaxIdleConns(opts.ReadConns + 2)
+	pool := max(4, 2*runtime.NumCPU()) // read connections
+	read.SetMaxOpenConns(pool + 2)
+	read.SetMaxIdleConns(pool + 2)
 	read.SetConnMaxLifetime(0)
-	db := &DB{path: path, read: read, write: write, rpool: make(chan *readConn, opts.ReadConns), mmapSize: opts.MmapSize}
-	for range opts.ReadConns {
+	db := &DB{path: path, read: read, write: write, rpool: make(chan *readConn, pool)}
+	for range pool {
 		db.rpool <- nil
 	}
-	db.w, err = newWriter(ctx, write, opts.MaxBatch, path, opts.Synchronous, opts.walRestartFrames)
+	db.w, err = newWriter(ctx, write, path, opts.Synchronous, opts.walRestartFrames)
 	if err != nil {
 		read.Close()
 		write.Close()
@@ -226,23 +236,6 @@ func (db *DB) Read(ctx context.Context, fn func(edge.Tx) error) error {
 	return describe(fnErr)
 }
 
-// readOne runs a single-statement read on a pool connection, without a
-// transaction around it (one statement is its own snapshot), and scans its
-// first row into dest; found is false when there is none.
-func (db *DB) readOne(ctx context.Context, q string, args []any, dest ...any) (found bool, err error) {
-	rc, err := db.acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	err = withDriver(rc.conn, &rc.d, func(c *dconn) error {
-		t := txn{ctx: context.WithoutCancel(ctx), c: c}
-		found, err = t.row(q, args, dest...)
-		return err
-	})
-	db.release(rc, nil)
-	return found, err
-}
-
 // acquire takes a connection from the read pool, opening it on first use.
 func (db *DB) acquire(ctx context.Context) (*readConn, error) {
 	var rc *readConn
@@ -281,11 +274,9 @@ func (db *DB) openReadConn(ctx context.Context) (*readConn, error) {
 		return nil, err
 	}
 	rc := &readConn{conn: conn}
-	if db.mmapSize > 0 {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", db.mmapSize)); err != nil {
-			rc.close()
-			return nil, err
-		}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", mmapSize)); err != nil {
+		rc.close()
+		return nil, err
 	}
 	return rc, nil
 }

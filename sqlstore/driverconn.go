@@ -21,10 +21,21 @@ type dconn struct {
 	stmts map[string]driver.Stmt
 }
 
+// stmt returns q prepared on the connection, preparing it on first use.
 func (c *dconn) stmt(q string) (driver.Stmt, error) {
 	if s, ok := c.stmts[q]; ok {
 		return s, nil
 	}
+	s, err := c.prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[q] = s
+	return s, nil
+}
+
+// prepare prepares q without keeping it: the caller closes it.
+func (c *dconn) prepare(q string) (driver.Stmt, error) {
 	p, ok := c.dc.(driver.ConnPrepareContext)
 	if !ok {
 		return nil, errors.New("prepare: the driver cannot prepare with a context")
@@ -33,7 +44,6 @@ func (c *dconn) stmt(q string) (driver.Stmt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
-	c.stmts[q] = s
 	return s, nil
 }
 

@@ -48,9 +48,6 @@ const RichPoints = 1_000_000_000
 // Phone is customer i's phone in national form, as a till sends it.
 func (s FixtureSpec) Phone(i int) string { return fmt.Sprintf("090%07d", i) }
 
-// Email is customer i's email.
-func (s FixtureSpec) Email(i int) string { return fmt.Sprintf("customer%d@example.com", i) }
-
 // Code is accumulation code i.
 func (s FixtureSpec) Code(i int) string { return fmt.Sprintf("CODE%010d", i) }
 
@@ -60,9 +57,6 @@ func (s FixtureSpec) UsedCodes() int { return min(s.Codes/2, s.Ledger-s.HeavyEnt
 
 // GiftCode is gift i (0-based); gift 0 costs 10 points.
 func (s FixtureSpec) GiftCode(i int) string { return fmt.Sprintf("G%02d", i+1) }
-
-// ProductCode is product i (0-based); product i is worth 10·(i+1) points.
-func (s FixtureSpec) ProductCode(i int) string { return fmt.Sprintf("P%02d", i+1) }
 
 // Key names a generated file: it changes with the spec, the fixture's shape
 // and the schema (the embedded migrations).
@@ -142,34 +136,38 @@ func GenerateFixture(ctx context.Context, path string, spec FixtureSpec) error {
 	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	heavy, rest := spec.HeavyEntries, spec.Ledger-spec.HeavyEntries
 	perCustomer := max(1, (rest+spec.Customers-2)/(spec.Customers-1)) // customers 1… share the rest
-	steps := []struct{ what, sql string }{
+	// Numbers are formatted into the SQL; the location is a bound parameter.
+	steps := []struct {
+		what, sql string
+		args      []any
+	}{
 		{"products", fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i+1 < %d)
 			INSERT INTO products (code, id, name, score)
-			SELECT printf('P%%02d', i+1), printf('6700000000000000%%08x', i), 'Product ' || (i+1), 10*(i+1) FROM n`, spec.Products)},
+			SELECT printf('P%%02d', i+1), printf('6700000000000000%%08x', i), 'Product ' || (i+1), 10*(i+1) FROM n`, spec.Products), nil},
 		{"gifts", fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i+1 < %d)
 			INSERT INTO gifts (code, id, name, score)
-			SELECT printf('G%%02d', i+1), printf('6800000000000000%%08x', i), 'Gift ' || (i+1), 10*(i+1) FROM n`, spec.Gifts)},
+			SELECT printf('G%%02d', i+1), printf('6800000000000000%%08x', i), 'Gift ' || (i+1), 10*(i+1) FROM n`, spec.Gifts), nil},
 		{"customers", fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i+1 < %[1]d)
 			INSERT INTO customers (id, customer_no, name, gender, birth_year, birth_month, birth_day, attrs, created_at, updated_at)
 			SELECT printf('6500000000000000%%08x', i), i+1, 'Customer ' || i, CASE i %% 3 WHEN 0 THEN 'male' WHEN 1 THEN 'female' ELSE '' END,
 				1950 + i %% 55, 1 + i %% 12, 1 + i %% 28,
 				json_object('address', (i %% 300) || ' Tran Hung Dao', 'home_town', 'Ha Noi'),
-				%[2]d + i * 1000, %[2]d + i * 1000 FROM n`, spec.Customers, created)},
+				%[2]d + i * 1000, %[2]d + i * 1000 FROM n`, spec.Customers, created), nil},
 		{"phones", fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i+1 < %d)
 			INSERT INTO customer_phones (e164, customer_id, position, id, type)
-			SELECT printf('+8490%%07d', i), printf('6500000000000000%%08x', i), 0, printf('6600000000000000%%08x', i), 'mobile' FROM n`, spec.Customers)},
+			SELECT printf('+8490%%07d', i), printf('6500000000000000%%08x', i), 0, printf('6600000000000000%%08x', i), 'mobile' FROM n`, spec.Customers), nil},
 		{"emails", fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i+1 < %d)
 			INSERT INTO customer_emails (email, customer_id, position, id, type, address)
 			SELECT 'customer' || i || '@example.com', printf('6500000000000000%%08x', i), 0, printf('6900000000000000%%08x', i), 'home',
-				'customer' || i || '@example.com' FROM n ORDER BY 1`, spec.Customers)},
+				'customer' || i || '@example.com' FROM n ORDER BY 1`, spec.Customers), nil},
 		{"memberships", fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i+1 < %[1]d)
 			INSERT INTO memberships (pos_id, customer_id, created_at, updated_at)
-			SELECT %[2]s, printf('6500000000000000%%08x', i), %[3]d + i * 1000, %[3]d + i * 1000 FROM n`, spec.Customers, quote(spec.PosID), created)},
+			SELECT ?, printf('6500000000000000%%08x', i), %[2]d + i * 1000, %[2]d + i * 1000 FROM n`, spec.Customers, created), []any{spec.PosID}},
 		{"codes", fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i+1 < %[1]d)
 			INSERT INTO codes (code, product_code, serial, used_by)
 			SELECT printf('CODE%%010d', i), printf('P%%02d', 1 + i %% %[2]d), printf('S%%010d', i),
 				CASE WHEN i < %[3]d THEN printf('6a00000000000000%%08x', %[4]d + i) END FROM n`,
-			max(spec.Codes, 1), spec.Products, spec.UsedCodes(), heavy)},
+			max(spec.Codes, 1), spec.Products, spec.UsedCodes(), heavy), nil},
 		// Ledger entry j: the first `heavy` belong to customer 0, then
 		// customers 1… get perCustomer each, in time order; every fifth is a
 		// redeem of gift 1. Entry heavy+k spends code k while codes last.
@@ -188,23 +186,23 @@ func GenerateFixture(ctx context.Context, path string, spec FixtureSpec) error {
 				CASE type WHEN 1 THEN 0 ELSE 10 END,
 				CASE WHEN type = 1 AND j >= %[2]d AND j - %[2]d < %[6]d THEN printf('CODE%%010d', j - %[2]d) ELSE '' END,
 				CASE WHEN type = 1 AND j >= %[2]d AND j - %[2]d < %[6]d THEN printf('S%%010d', j - %[2]d) ELSE '' END,
-				'62c10674cbe832bc9245a5b8', %[7]s, 'fixture', 'local', %[8]d + j * 60000
-			FROM e`, spec.Ledger, heavy, perCustomer, spec.Products, spec.Customers-1, spec.UsedCodes(), quote(spec.PosID), created)},
+				'62c10674cbe832bc9245a5b8', ?, 'fixture', 'local', %[7]d + j * 60000
+			FROM e`, spec.Ledger, heavy, perCustomer, spec.Products, spec.Customers-1, spec.UsedCodes(), created), []any{spec.PosID}},
 		{"rich customer", fmt.Sprintf(`INSERT INTO ledger (id, customer_id, type, score, status, confirmed, item_code, item_name,
 				org, pos_id, origin, created_at)
 			VALUES ('6b0000000000000000000000', '650000000000000000000001', 1, %d, 1, 1, 'P01', 'Opening balance',
-				'62c10674cbe832bc9245a5b8', %s, 'upstream', %d)`, RichPoints, quote(spec.PosID), created)},
-		{"checkpoint", `PRAGMA journal_mode=WAL`},
+				'62c10674cbe832bc9245a5b8', ?, 'upstream', %d)`, RichPoints, created), []any{spec.PosID}},
+		{"checkpoint", `PRAGMA journal_mode=WAL`, nil},
 	}
 	for _, st := range steps {
-		if err := execTx(ctx, raw, st.sql); err != nil {
+		if err := execTx(ctx, raw, st.sql, st.args...); err != nil {
 			return fmt.Errorf("fixture %s: %w", st.what, err)
 		}
 	}
 	return nil
 }
 
-func execTx(ctx context.Context, db *sql.DB, q string) error {
+func execTx(ctx context.Context, db *sql.DB, q string, args ...any) error {
 	if strings.HasPrefix(q, "PRAGMA") {
 		_, err := db.ExecContext(ctx, q)
 		return err
@@ -213,14 +211,12 @@ func execTx(ctx context.Context, db *sql.DB, q string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, q); err != nil {
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		tx.Rollback() //nolint:errcheck // the exec error is the one to report
 		return err
 	}
 	return tx.Commit()
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // CopyDB copies a closed database file (and its WAL, if any) to a new path,
 // for a benchmark that writes to a shared fixture. The copy is synced before
@@ -272,7 +268,7 @@ func CommitFloor(ctx context.Context, dir, synchronous string, d time.Duration) 
 			os.Remove(path + s)
 		}
 	}()
-	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous("+synchronous+")"))
+	db, err := sql.Open("sqlite", dsn(path, writePragmas(synchronous)...))
 	if err != nil {
 		return 0, fmt.Errorf("floor: %w", err)
 	}

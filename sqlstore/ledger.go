@@ -1,10 +1,8 @@
 package sqlstore
 
 import (
-	"cmp"
 	"database/sql"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,12 +13,17 @@ import (
 const ledgerColumns = `seq, id, customer_id, type, score, status, confirmed, item_code, item_name, item_id,
 	item_score, code, serial, org, pos_id, token_name, origin, created_at`
 
+const insertLedgerEntry = `INSERT INTO ledger (id, customer_id, type, score, status, confirmed, item_code, item_name,
+	item_id, item_score, code, serial, org, pos_id, token_name, origin, created_at)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+func ledgerArgs(e *edge.LedgerEntry) []any {
+	return []any{e.ID, e.CustomerID, e.Type, e.Score, e.Status, boolInt(e.Confirmed), e.ItemCode, e.ItemName,
+		e.ItemID, e.ItemScore, e.Code, e.Serial, e.Org, e.PosID, e.TokenName, e.Origin, ms(e.CreatedAt)}
+}
+
 func (t *txn) InsertLedgerEntry(e *edge.LedgerEntry) error {
-	res, err := t.exec(`INSERT INTO ledger (id, customer_id, type, score, status, confirmed, item_code, item_name,
-		item_id, item_score, code, serial, org, pos_id, token_name, origin, created_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		e.ID, e.CustomerID, e.Type, e.Score, e.Status, boolInt(e.Confirmed), e.ItemCode, e.ItemName,
-		e.ItemID, e.ItemScore, e.Code, e.Serial, e.Org, e.PosID, e.TokenName, e.Origin, ms(e.CreatedAt))
+	res, err := t.exec(insertLedgerEntry, ledgerArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("insert ledger entry: %w", err)
 	}
@@ -28,16 +31,23 @@ func (t *txn) InsertLedgerEntry(e *edge.LedgerEntry) error {
 	return nil
 }
 
+// ImportLedgerEntry inserts an entry read from the central unless its id is
+// already there. A skipped row fires no insert trigger: balances and
+// ledger_locations count each entry once.
 func (t *txn) ImportLedgerEntry(e *edge.LedgerEntry) (bool, error) {
-	var one int
-	found, err := t.row(`SELECT 1 FROM ledger WHERE id = ?`, []any{e.ID}, &one)
+	res, err := t.exec(insertLedgerEntry+` ON CONFLICT (id) DO NOTHING`, ledgerArgs(e)...)
 	if err != nil {
 		return false, fmt.Errorf("import ledger entry: %w", err)
 	}
-	if found {
-		return false, nil
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		if err != nil {
+			err = fmt.Errorf("import ledger entry: %w", err)
+		}
+		return false, err
 	}
-	return true, t.InsertLedgerEntry(e)
+	e.Seq, _ = res.LastInsertId()
+	return true, nil
 }
 
 func scanLedger(sc interface{ Scan(...any) error }, e *edge.LedgerEntry) error {
@@ -93,7 +103,9 @@ func (t *txn) Balance(customerID string) (edge.Balance, error) {
 //
 // The page comes back as one value, a JSON array of the rows (each an array
 // of ledgerColumns as text): reading 18 columns of 20 rows one by one through
-// the driver cost more than the query itself.
+// the driver cost more than the query itself. group_concat's own ORDER BY
+// puts the rows in page order (without it their order is unspecified): a
+// sort of the page's rows, not of the customer's entries.
 func historyQuery(f edge.HistoryFilter) (string, []any) {
 	var q strings.Builder
 	args := []any{f.CustomerID, f.Type, f.From.UnixMilli(), f.To.UnixMilli(), f.Limit, f.Offset}
@@ -109,12 +121,12 @@ func historyQuery(f edge.HistoryFilter) (string, []any) {
 		}
 	}
 	if f.Type != 0 {
-		q.WriteString(`SELECT '[' || group_concat(` + pageJSON + `) || ']' FROM (SELECT ` + ledgerColumns)
+		q.WriteString(`SELECT '[' || group_concat(` + pageJSON + pageOrder + `) || ']' FROM (SELECT ` + ledgerColumns)
 		where("?2")
 		q.WriteString(` ORDER BY created_at DESC, seq DESC LIMIT ?5 OFFSET ?6) AS page`)
 		return q.String(), args
 	}
-	q.WriteString(`SELECT '[' || group_concat(` + joinedJSON + `) || ']' FROM (SELECT created_at, seq`)
+	q.WriteString(`SELECT '[' || group_concat(` + joinedJSON + pageOrder + `) || ']' FROM (SELECT created_at, seq`)
 	where(strconv.Itoa(edge.EntryAccumulate))
 	q.WriteString(` UNION ALL SELECT created_at, seq`)
 	where(strconv.Itoa(edge.EntryRedeem))
@@ -123,6 +135,8 @@ func historyQuery(f edge.HistoryFilter) (string, []any) {
 }
 
 var pageJSON, joinedJSON = ledgerJSON("page"), ledgerJSON("l")
+
+const pageOrder = ` ORDER BY page.created_at DESC, page.seq DESC`
 
 // ledgerJSON is a ledger row (of table alias a) as a JSON array of its
 // ledgerColumns, as text.
@@ -153,10 +167,6 @@ func (t *txn) History(f edge.HistoryFilter) ([]edge.LedgerEntry, error) {
 			return nil, fmt.Errorf("history: %w", err)
 		}
 	}
-	// Page order, whatever order the rows were gathered in.
-	slices.SortFunc(out, func(a, b edge.LedgerEntry) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.Seq, a.Seq))
-	})
 	return out, nil
 }
 

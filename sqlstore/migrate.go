@@ -79,7 +79,7 @@ func migrateUp(db *sql.DB) error {
 // Migrate runs a migrate command (up, down, version) on the database at path
 // and returns the resulting version.
 func Migrate(path, cmd string) (version uint, dirty bool, err error) {
-	db, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "synchronous(FULL)"))
+	db, err := sql.Open("sqlite", dsn(path, writePragmas("FULL")...))
 	if err != nil {
 		return 0, false, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -137,3 +137,84 @@ func TestMigration2UpgradesAndDowngrades(t *testing.T) {
 		t.Errorf("migrate up again: version %d, %v", v, err)
 	}
 }
+
+// TestMigration3BackfillsOutboxHeads: the outbox of a database written at
+// schema 2 (pending, backed-off, delivered and dead events) gets each
+// stream's head in outbox_heads on the upgrade; `migrate down` removes the
+// table and its triggers, and up again fills it anew from the outbox as the
+// down-graded schema left it.
+func TestMigration3BackfillsOutboxHeads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	now := time.UnixMilli(1_700_000_000_000)
+	// stream a: 1 delivered, 2 dead, 3 pending and backed off, 4 pending;
+	// b: 5 pending; c: 6 delivered; d: 7 dead, 8 pending.
+	events := `INSERT INTO outbox (seq, id, stream, kind, method, path, body, state, next_try, created_at) VALUES
+		(1, 'e1', 'a', 'k', 'POST', '/p', X'7B7D', 1, 0, 1), (2, 'e2', 'a', 'k', 'POST', '/p', X'7B7D', 2, 0, 1),
+		(3, 'e3', 'a', 'k', 'POST', '/p', X'7B7D', 0, 1700000060000, 1), (4, 'e4', 'a', 'k', 'POST', '/p', X'7B7D', 0, 0, 1),
+		(5, 'e5', 'b', 'k', 'POST', '/p', X'7B7D', 0, 0, 1), (6, 'e6', 'c', 'k', 'POST', '/p', X'7B7D', 1, 0, 1),
+		(7, 'e7', 'd', 'k', 'POST', '/p', X'7B7D', 2, 0, 1), (8, 'e8', 'd', 'k', 'POST', '/p', X'7B7D', 0, 0, 1)`
+	raw, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetMaxOpenConns(1)
+	m, err := newMigrate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Migrate(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(events); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	upgraded := func(when string, wantDue []int64) {
+		t.Helper()
+		db, err := Open(ctx, path, Options{Synchronous: "NORMAL"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		checkHeads(t, db, when, now)
+		err = db.Read(ctx, func(tx edge.Tx) error {
+			evs, err := tx.DueEvents(now, 10, nil)
+			var got []int64
+			for _, e := range evs {
+				got = append(got, e.Seq)
+			}
+			if !slices.Equal(got, wantDue) {
+				t.Errorf("%s: due events %v, want %v", when, got, wantDue)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	upgraded("after the upgrade", []int64{5, 8})
+
+	if v, _, err := Migrate(path, "down"); err != nil || v != 2 {
+		t.Fatalf("migrate down (3 to 2): version %d, %v", v, err)
+	}
+	raw, err = sql.Open("sqlite", dsn(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'outbox_heads%'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("after migrate down: %d of outbox_heads, its indexes and triggers left, %v", n, err)
+	}
+	// At schema 2, the head of stream a is requeued and b's delivered.
+	if _, err := raw.Exec(`UPDATE outbox SET state = 0 WHERE seq = 2; UPDATE outbox SET state = 1 WHERE seq = 5`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if v, _, err := Migrate(path, "up"); err != nil || v != 3 {
+		t.Fatalf("migrate up again: version %d, %v", v, err)
+	}
+	upgraded("after down and up again", []int64{2, 8})
+}

@@ -123,7 +123,7 @@ func CheckFile(ctx context.Context, path string) (*FileReport, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	ro, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	ro, err := sql.Open("sqlite", dsn(path, "mode=ro"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -231,7 +231,7 @@ func Restore(ctx context.Context, from, path string) (kept string, err error) {
 // file: leaving WAL mode needs the only connection, so a running serve makes
 // it fail at once.
 func quiesce(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(200)")
+	db, err := sql.Open("sqlite", dsn(path, "busy_timeout(200)"))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}

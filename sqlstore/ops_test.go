@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -12,9 +13,31 @@ import (
 	"crmedge/sqlstore"
 )
 
+// TestBackupCheckAndRestore runs in a plain directory and in one whose name
+// holds characters that mean something in a connection string ('?', '#',
+// '%'; Windows allows no '?' in a name).
 func TestBackupCheckAndRestore(t *testing.T) {
+	odd := "odd #1?x=y%41 dir"
+	if runtime.GOOS == "windows" {
+		odd = "odd #1 x=y%41 dir"
+	}
+	for _, name := range []string{"plain", odd} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			testBackupCheckAndRestore(t, dir)
+			// Nothing was created beside it, under a name cut at the '?' or '#'.
+			if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
+				t.Errorf("%d entries beside %s, want none", len(entries)-1, dir)
+			}
+		})
+	}
+}
+
+func testBackupCheckAndRestore(t *testing.T, dir string) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	live := filepath.Join(dir, "crmedge.db")
 	db, err := sqlstore.Open(ctx, live, sqlstore.Options{})
 	if err != nil {

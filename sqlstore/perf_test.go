@@ -151,7 +151,7 @@ func TestGenerateFixture(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	spec := FixtureSpec{Customers: 50, Codes: 400, Ledger: 600, HeavyEntries: 100, Products: 3, Gifts: 2, PosID: "shop-1"}
+	spec := FixtureSpec{Customers: 50, Codes: 400, Ledger: 600, HeavyEntries: 100, Products: 3, Gifts: 2, PosID: "shop '1'"} // a quote: the location is bound, not spliced
 	path, err := CachedFixture(ctx, dir, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -210,11 +210,14 @@ func TestGenerateFixture(t *testing.T) {
 	}
 	// Balances equal the ledger's sums, customer by customer.
 	var mismatched, entries int
-	if _, err := db.readOne(ctx, `SELECT
+	if err := db.Read(ctx, func(tx edge.Tx) error {
+		_, err := tx.(*txn).row(`SELECT
 		(SELECT COUNT(*) FROM (SELECT customer_id, SUM(CASE type WHEN 1 THEN score ELSE -score END) AS s
 			FROM ledger WHERE status = 1 GROUP BY customer_id) l
 			LEFT JOIN balances b USING (customer_id) WHERE b.points IS NOT l.s),
-		(SELECT COUNT(*) FROM ledger)`, nil, &mismatched, &entries); err != nil {
+		(SELECT COUNT(*) FROM ledger)`, nil, &mismatched, &entries)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if mismatched != 0 || entries != spec.Ledger+1 {

@@ -98,8 +98,9 @@ func TestQueryPlans(t *testing.T) {
 		planCase{"prune delivered", pruneQuery, []any{int64(1000), 1000}, []string{"outbox_delivered"}},
 	)
 	// A page of both types is one page of rows, merged from two walks of the
-	// index (co-routine "page"), then read by rowid.
-	checkPlans(t, db, queries, "SCAN page")
+	// index (co-routine "page"), then read by rowid; group_concat sorts the
+	// page's rows (Limit of them) into page order.
+	checkPlans(t, db, queries, "SCAN page", "USE TEMP B-TREE FOR group_concat(ORDER BY)")
 }
 
 // planCase is a query whose plan must name every index (or key) in want.
@@ -138,4 +139,80 @@ func checkPlans(t *testing.T, db *DB, cases []planCase, allowed ...string) {
 			}
 		}
 	}
+}
+
+// TestOutboxQueryPlans checks that finding the due stream heads reads
+// neither the pending backlog nor every head, and that the triggers keeping
+// outbox_heads look a stream's head up by index: a write does not grow with
+// the backlog either.
+func TestOutboxQueryPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// 3,000 pending events over 300 streams, half of the heads backed off.
+	now := time.UnixMilli(1_700_000_000_000)
+	err = db.Write(ctx, func(tx edge.Tx) error {
+		for i := range 3000 {
+			ev := &edge.Event{ID: fmt.Sprintf("6c%022d", i), Stream: fmt.Sprintf("s%03d", i%300), Kind: "k",
+				Call: edge.Call{Method: "POST", Path: "/p", Body: []byte("{}")}, CreatedAt: now}
+			if err := tx.AppendEvent(ev); err != nil {
+				return err
+			}
+			if i < 300 && i%2 == 0 {
+				if err := tx.EventRetry(ev.ID, 0, "offline", now.Add(time.Hour)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The oldest heads: a walk of outbox_heads_order that stops after ?4.
+	checkPlans(t, db, []planCase{{"due heads among the oldest", dueWindowQuery, []any{ms(now), `["s001"]`, 16, 16 + 1 + dueWindow},
+		[]string{"SCAN outbox_heads USING COVERING INDEX outbox_heads_order", "SEARCH o USING INTEGER PRIMARY KEY"}}},
+		"SCAN outbox_heads USING COVERING INDEX outbox_heads_order", "SCAN h", "SCAN json_each VIRTUAL TABLE")
+	// The due heads, by due time: only they are sorted.
+	checkPlans(t, db, []planCase{{"due heads", dueQuery, []any{ms(now), `["s001"]`, 16, 1},
+		[]string{"SEARCH outbox_heads USING COVERING INDEX outbox_heads_due (next_try<?)", "SEARCH o USING INTEGER PRIMARY KEY"}}},
+		"USE TEMP B-TREE FOR ORDER BY", "SCAN h", "SCAN json_each VIRTUAL TABLE")
+
+	// Each statement of the outbox_heads triggers, with NEW and OLD as
+	// constants.
+	var triggers []planCase
+	rows, err := db.read.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'outbox'
+		AND name LIKE 'outbox_heads_%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := strings.NewReplacer("NEW.stream", "'s007'", "OLD.stream", "'s007'", "NEW.seq", "7", "NEW.next_try", "0")
+	for rows.Next() {
+		var name, sql string
+		if err := rows.Scan(&name, &sql); err != nil {
+			t.Fatal(err)
+		}
+		body := sql[strings.Index(sql, " BEGIN")+len(" BEGIN") : strings.LastIndex(sql, "END")]
+		for i, st := range strings.Split(strings.TrimSpace(body), ";") {
+			if st = strings.TrimSpace(st); st == "" {
+				continue
+			}
+			var want []string
+			if strings.Contains(st, "FROM outbox\n") {
+				want = []string{"SEARCH outbox USING COVERING INDEX outbox_pending (stream=?)"}
+			}
+			triggers = append(triggers, planCase{fmt.Sprintf("%s statement %d", name, i+1), row.Replace(st), nil, want})
+		}
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(triggers) != 5 {
+		t.Fatalf("%d statements in the outbox_heads triggers, want 5", len(triggers))
+	}
+	checkPlans(t, db, triggers)
 }

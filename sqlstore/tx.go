@@ -31,6 +31,26 @@ func (t *txn) exec(q string, args ...any) (driver.Result, error) {
 	return s.(driver.StmtExecContext).ExecContext(t.ctx, nv)
 }
 
+// execOnce is exec with a statement prepared for this one run and closed
+// after it, for SQL whose text varies with the data (a batch's last chunk):
+// the connection keeps the statements exec prepares for its whole life.
+func (t *txn) execOnce(q string, args ...any) (driver.Result, error) {
+	clear(t.owners)
+	nv, err := namedValues(args)
+	if err != nil {
+		return nil, err
+	}
+	s, err := t.c.prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.(driver.StmtExecContext).ExecContext(t.ctx, nv)
+	if cerr := s.Close(); err == nil && cerr != nil {
+		return nil, cerr
+	}
+	return res, err
+}
+
 func (t *txn) query(q string, args ...any) (*rows, error) {
 	s, err := t.c.stmt(q)
 	if err != nil {

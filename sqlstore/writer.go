@@ -18,17 +18,16 @@ import (
 // every request in the batch. One fsync then covers many requests: this is
 // group commit, and it is how durable writes outrun a commit per request.
 type writer struct {
-	conn     *sql.Conn
-	d        *dconn // conn's statements (see dconn)
-	jobs     chan *writeJob
-	maxBatch int
-	done     chan struct{}
-	ckpt     *checkpointer
-	pause    sync.Mutex // held while a batch runs; see checkpointer
-	commits  atomic.Uint64
-	writes   atomic.Uint64
-	closeMu  sync.RWMutex
-	closed   bool
+	conn    *sql.Conn
+	d       *dconn // conn's statements (see dconn)
+	jobs    chan *writeJob
+	done    chan struct{}
+	ckpt    *checkpointer
+	pause   sync.Mutex // held while a batch runs; see checkpointer
+	commits atomic.Uint64
+	writes  atomic.Uint64
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 type writeJob struct {
@@ -39,12 +38,15 @@ type writeJob struct {
 
 var errClosed = errors.New("store closed")
 
-func newWriter(ctx context.Context, db *sql.DB, maxBatch int, path, synchronous string, restartFrames int64) (*writer, error) {
+// maxBatch caps how many writes share one commit.
+const maxBatch = 256
+
+func newWriter(ctx context.Context, db *sql.DB, path, synchronous string, restartFrames int64) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("writer connection: %w", err)
 	}
-	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), maxBatch: maxBatch, done: make(chan struct{})}
+	w := &writer{conn: conn, jobs: make(chan *writeJob, maxBatch), done: make(chan struct{})}
 	if w.ckpt, err = newCheckpointer(path, synchronous, &w.pause, restartFrames); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("checkpointer: %w", err)
@@ -96,12 +98,12 @@ func (w *writer) close() error {
 
 func (w *writer) loop() {
 	defer close(w.done)
-	batch := make([]*writeJob, 0, w.maxBatch)
-	errs := make([]error, w.maxBatch)
+	batch := make([]*writeJob, 0, maxBatch)
+	errs := make([]error, maxBatch)
 	for first := range w.jobs {
 		batch = append(batch[:0], first)
 	drain:
-		for len(batch) < w.maxBatch {
+		for len(batch) < maxBatch {
 			select {
 			case j, ok := <-w.jobs:
 				if !ok {
