@@ -204,6 +204,15 @@ func (db *DB) Read(ctx context.Context, fn func(edge.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	released := false
+	defer func() {
+		// fn ended the goroutine (runtime.Goexit, e.g. t.Fatal in a test)
+		// with the connection inside its transaction: drop the connection
+		// rather than leave the pool one short.
+		if !released {
+			db.release(rc, errReadAbandoned)
+		}
+	}()
 	bg := context.WithoutCancel(ctx)
 	var fnErr, ctlErr error
 	var panicked any
@@ -227,6 +236,7 @@ func (db *DB) Read(ctx context.Context, fn func(edge.Tx) error) error {
 		ctlErr = err
 	}
 	db.release(rc, ctlErr)
+	released = true
 	if panicked != nil {
 		panic(panicked)
 	}
@@ -260,6 +270,9 @@ func (db *DB) acquire(ctx context.Context) (*readConn, error) {
 
 // release gives a connection back; after a failed transaction-control
 // statement its state is unknown, so it is closed and reopened next time.
+// errReadAbandoned releases a read connection whose transaction was not ended.
+var errReadAbandoned = errors.New("read abandoned")
+
 func (db *DB) release(rc *readConn, ctlErr error) {
 	if ctlErr != nil {
 		rc.close()
