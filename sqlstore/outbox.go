@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
-	"math"
-	"strings"
 	"time"
 
 	"crmedge/edge"
@@ -60,61 +58,19 @@ func (t *txn) Event(id string) (*edge.Event, error) {
 	return &evs[0], nil
 }
 
-// The due stream heads, from outbox_heads (kept by triggers: migration 3),
-// oldest first. Neither query reads the pending backlog, nor every head:
-//
-//   - dueWindowQuery walks the oldest heads (?4 of them, a few more than the
-//     caller can take and skips): while the central is up, the oldest heads
-//     are the due ones, and a page is found there.
-//   - dueQuery, when the window had too few, reads the due heads from
-//     outbox_heads_due and sorts them: it costs the heads that are due, and
-//     while the central is offline none is.
-//
-// Each stream has one head, so skipping streams drops at most len(skip) of
-// the first ?3 + len(skip) due heads: dueQuery sorts and joins no more.
-var (
-	dueWindowQuery = `SELECT ` + qualified("o", eventColumns) + `
-		FROM (SELECT seq, next_try, stream FROM outbox_heads INDEXED BY outbox_heads_order ORDER BY seq LIMIT ?4) AS h
-		JOIN outbox o ON o.seq = h.seq
-		WHERE h.next_try <= ?1 AND h.stream NOT IN (SELECT value FROM json_each(?2))
-		ORDER BY h.seq LIMIT ?3`
-	dueQuery = `SELECT ` + qualified("o", eventColumns) + `
-		FROM (SELECT seq, stream FROM outbox_heads INDEXED BY outbox_heads_due
-			WHERE next_try <= ?1 ORDER BY seq LIMIT ?3 + ?4) AS h
-		JOIN outbox o ON o.seq = h.seq
-		WHERE h.stream NOT IN (SELECT value FROM json_each(?2))
-		ORDER BY h.seq LIMIT ?3`
-)
-
-// dueWindow is how many heads beyond the limit and the skipped streams
-// dueWindowQuery looks at.
-const dueWindow = 32
-
-// qualified prefixes each of a list of columns with a table alias.
-func qualified(alias, columns string) string {
-	cols := strings.Split(columns, ",")
-	for i, c := range cols {
-		cols[i] = alias + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(cols, ", ")
-}
-
 // DueEvents returns the head (oldest pending event) of each stream not in
-// skip whose next attempt is due, oldest first (limit < 0: all of them).
-// Later events of a stream wait for its head: that is what keeps one
-// customer's writes in commit order.
+// skip whose next attempt is due. Later events of a stream wait for its head:
+// that is what keeps one customer's writes in commit order.
 func (t *txn) DueEvents(now time.Time, limit int, skip []string) ([]edge.Event, error) {
 	if skip == nil {
 		skip = []string{}
 	}
-	if limit < 0 {
-		limit = math.MaxInt32
-	}
 	skipJSON, _ := json.Marshal(skip)
-	evs, err := t.events(dueWindowQuery, ms(now), string(skipJSON), limit, limit+len(skip)+dueWindow)
-	if err == nil && len(evs) < limit {
-		evs, err = t.events(dueQuery, ms(now), string(skipJSON), limit, len(skip))
-	}
+	evs, err := t.events(`SELECT `+eventColumns+` FROM outbox o
+		WHERE o.state = 0 AND o.next_try <= ?
+		  AND o.seq = (SELECT MIN(seq) FROM outbox WHERE state = 0 AND stream = o.stream)
+		  AND o.stream NOT IN (SELECT value FROM json_each(?))
+		ORDER BY o.seq LIMIT ?`, ms(now), string(skipJSON), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due events: %w", err)
 	}
