@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,9 +105,7 @@ func (t *txn) Balance(customerID string) (edge.Balance, error) {
 //
 // The page comes back as one value, a JSON array of the rows (each an array
 // of ledgerColumns as text): reading 18 columns of 20 rows one by one through
-// the driver cost more than the query itself. group_concat's own ORDER BY
-// puts the rows in page order (without it their order is unspecified): a
-// sort of the page's rows, not of the customer's entries.
+// the driver cost more than the query itself.
 func historyQuery(f edge.HistoryFilter) (string, []any) {
 	var q strings.Builder
 	args := []any{f.CustomerID, f.Type, f.From.UnixMilli(), f.To.UnixMilli(), f.Limit, f.Offset}
@@ -121,12 +121,12 @@ func historyQuery(f edge.HistoryFilter) (string, []any) {
 		}
 	}
 	if f.Type != 0 {
-		q.WriteString(`SELECT '[' || group_concat(` + pageJSON + pageOrder + `) || ']' FROM (SELECT ` + ledgerColumns)
+		q.WriteString(`SELECT '[' || group_concat(` + pageJSON + `) || ']' FROM (SELECT ` + ledgerColumns)
 		where("?2")
 		q.WriteString(` ORDER BY created_at DESC, seq DESC LIMIT ?5 OFFSET ?6) AS page`)
 		return q.String(), args
 	}
-	q.WriteString(`SELECT '[' || group_concat(` + joinedJSON + pageOrder + `) || ']' FROM (SELECT created_at, seq`)
+	q.WriteString(`SELECT '[' || group_concat(` + joinedJSON + `) || ']' FROM (SELECT created_at, seq`)
 	where(strconv.Itoa(edge.EntryAccumulate))
 	q.WriteString(` UNION ALL SELECT created_at, seq`)
 	where(strconv.Itoa(edge.EntryRedeem))
@@ -135,8 +135,6 @@ func historyQuery(f edge.HistoryFilter) (string, []any) {
 }
 
 var pageJSON, joinedJSON = ledgerJSON("page"), ledgerJSON("l")
-
-const pageOrder = ` ORDER BY page.created_at DESC, page.seq DESC`
 
 // ledgerJSON is a ledger row (of table alias a) as a JSON array of its
 // ledgerColumns, as text.
@@ -167,6 +165,10 @@ func (t *txn) History(f edge.HistoryFilter) ([]edge.LedgerEntry, error) {
 			return nil, fmt.Errorf("history: %w", err)
 		}
 	}
+	// Page order, whatever order the rows were gathered in.
+	slices.SortFunc(out, func(a, b edge.LedgerEntry) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.Seq, a.Seq))
+	})
 	return out, nil
 }
 

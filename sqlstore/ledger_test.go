@@ -1,11 +1,8 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
-	"fmt"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -63,69 +60,6 @@ func TestImportLedgerEntryOnce(t *testing.T) {
 			}
 			if seen != want {
 				t.Errorf("seen at %s: %v, want %v", pos, seen, want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// History pages come newest first, entries of one millisecond latest
-// inserted first, whatever order they were inserted in and for either type
-// or both.
-func TestHistoryPageOrder(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t, filepath.Join(t.TempDir(), "history.db"))
-	cust, base := "650000000000000000000001", time.UnixMilli(1_700_000_000_000)
-	var all []edge.LedgerEntry // as inserted
-	err := db.Write(ctx, func(tx edge.Tx) error {
-		if err := tx.InsertCustomer(&edge.Customer{ID: cust, CreatedAt: base, UpdatedAt: base}); err != nil {
-			return err
-		}
-		for i := range 40 {
-			// Times out of insertion order, several entries per millisecond.
-			e := edge.LedgerEntry{ID: fmt.Sprintf("6a%022d", i), CustomerID: cust, Type: 1 + i%3%2, Score: 1, Status: 1,
-				ItemCode: "P", CreatedAt: base.Add(time.Duration((i*7)%10) * time.Millisecond)}
-			if err := tx.InsertLedgerEntry(&e); err != nil {
-				return err
-			}
-			all = append(all, e)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.SortFunc(all, func(a, b edge.LedgerEntry) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.Seq, a.Seq))
-	})
-	err = db.Read(ctx, func(tx edge.Tx) error {
-		for _, f := range []edge.HistoryFilter{
-			{CustomerID: cust, Limit: 100},
-			{CustomerID: cust, Limit: 7, Offset: 5},
-			{CustomerID: cust, Type: 1, Limit: 100},
-			{CustomerID: cust, Type: 2, Limit: 5, Offset: 2},
-		} {
-			var want []string
-			for _, e := range all {
-				if f.Type == 0 || e.Type == f.Type {
-					want = append(want, e.ID)
-				}
-			}
-			want = want[min(f.Offset, len(want)):min(f.Offset+f.Limit, len(want))]
-			page, err := tx.History(f)
-			if err != nil {
-				return err
-			}
-			var got []string
-			for _, e := range page {
-				got = append(got, e.ID)
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("history %+v: %v, want %v", f, got, want)
 			}
 		}
 		return nil
