@@ -104,17 +104,21 @@ func (f *Forwarder) Run(ctx context.Context) {
 	wasOnline, wasOffline := false, false
 	f.log.Info("forwarding", "upstream", redactURL(f.c.base), "concurrency", conc)
 
+	// skipRead: this turn was a write's wake-up or an event's failure while
+	// the central is offline, and the outbox is not read for it (below).
+	skipRead := false
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		// An offline central is tried with one event at a time: the others
 		// would only fail the same way.
+		offline := f.c.offline()
 		capacity := conc
-		if f.c.offline() {
+		if offline {
 			capacity = 1
 		}
-		if free := capacity - len(inflight); free > 0 {
+		if free := capacity - len(inflight); free > 0 && !skipRead {
 			skip := make([]string, 0, len(inflight))
 			for s := range inflight {
 				skip = append(skip, s)
@@ -133,7 +137,15 @@ func (f *Forwarder) Run(ctx context.Context) {
 			}
 		}
 
+		skipRead = false
+		// Offline, the outbox is read when a retry falls due, when a probe
+		// finds the central back, and at the probe interval, not every poll
+		// interval: finding the due events reads past every pending one, and
+		// a backlog grows while the line is down.
 		wait := f.opts.PollInterval
+		if offline {
+			wait = max(wait, f.opts.ProbeInterval)
+		}
 		var target time.Time
 		if len(retries) > 0 {
 			target = retries[0]
@@ -158,7 +170,15 @@ func (f *Forwarder) Run(ctx context.Context) {
 					more = false
 				}
 			}
+			// The central just failed an event: the next waits for the
+			// timer, not for the end of this one.
+			skipRead = f.c.offline()
 		case <-f.c.wake:
+			// A write committed. Offline, its event waits with the rest
+			// (the probe and the retry timer say when to try again):
+			// reading the outbox for each of the tills' writes would read the
+			// whole backlog every time, and send one futile request each.
+			skipRead = f.c.offline()
 		case <-timer.C:
 			if !target.IsZero() {
 				now := f.svc.Now()

@@ -419,6 +419,48 @@ func TestForwarderIdleAndWakeUp(t *testing.T) {
 	r.drained(5 * time.Second)
 }
 
+// TestForwarderOfflineWritesDoNotReadOutbox: while the central is offline, the
+// tills' writes do not each make the forwarder read the outbox (which reads
+// past every pending event); it reads it at the probe interval and when a
+// retry falls due, and sends the backlog once the central is back.
+func TestForwarderOfflineWritesDoNotReadOutbox(t *testing.T) {
+	t.Parallel()
+	cs := &countingStore{}
+	r := newRig(t, func(o *rigOptions) {
+		o.baseBackoff = 20 * time.Second
+		o.maxBackoff = time.Minute
+		o.poll = 10 * time.Millisecond
+		o.probe = time.Hour
+		o.store = func(s edge.Store) edge.Store { cs.Store = s; return cs }
+	})
+	r.crm.SetDown(true)
+	r.mustDo(200, "POST", "/customers_location?pos_id=shop1", memberBody(phone(0), "A"))
+	waitFor(t, 10*time.Second, "offline after the first write failed", func() bool {
+		evs := r.events()
+		return len(evs) == 1 && evs[0].Attempts == 1 && !r.sync().Online
+	})
+	// Let the forwarder see that it is offline (an event it took while the
+	// first was failing may still be tried once).
+	time.Sleep(100 * time.Millisecond)
+	earlier := map[string]bool{}
+	for _, ev := range r.events() {
+		earlier[ev.ID] = true
+	}
+	before := cs.dueReads.Load()
+	for i := 1; i <= 30; i++ {
+		r.mustDo(200, "POST", "/customers_location?pos_id=shop1", memberBody(phone(i), "A"))
+	}
+	time.Sleep(200 * time.Millisecond) // 20 poll intervals
+	if n := cs.dueReads.Load() - before; n > 2 {
+		t.Errorf("offline, 30 writes and 200 ms made the forwarder read the outbox %d times, want at most 2", n)
+	}
+	for _, ev := range r.events() {
+		if !earlier[ev.ID] && ev.Attempts != 0 {
+			t.Errorf("offline, event %s was sent %d times before the central came back", ev.ID, ev.Attempts)
+		}
+	}
+}
+
 func TestForwarderOfflineThenBack(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, func(o *rigOptions) {

@@ -313,12 +313,24 @@ func appliedKeys(crm *fakecrm.CRM) []string {
 // countingStore counts reads, to show the forwarder does not spin.
 type countingStore struct {
 	edge.Store
-	reads atomic.Int64
+	reads    atomic.Int64
+	dueReads atomic.Int64 // reads of the outbox's due events
 }
 
 func (c *countingStore) Read(ctx context.Context, fn func(edge.Tx) error) error {
 	c.reads.Add(1)
-	return c.Store.Read(ctx, fn)
+	return c.Store.Read(ctx, func(tx edge.Tx) error { return fn(countingTx{tx, &c.dueReads}) })
+}
+
+// countingTx counts the forwarder's reads of the outbox (DueEvents).
+type countingTx struct {
+	edge.Tx
+	n *atomic.Int64
+}
+
+func (c countingTx) DueEvents(now time.Time, limit int, skip []string) ([]edge.Event, error) {
+	c.n.Add(1)
+	return c.Tx.DueEvents(now, limit, skip)
 }
 
 func memberBody(phone, name string) string {
